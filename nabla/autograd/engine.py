@@ -1,0 +1,159 @@
+"""Reverse-mode automatic differentiation: walk the graph from the outputs back to the leaves.
+
+1. Order the nodes topologically with an explicit stack (no recursion: a chain of 100,000 ops is fine).
+2. Visit them outputs-first.  Each node's Function turns the gradient of its output into gradients
+   of its inputs (a vector-Jacobian product); gradients reaching the same tensor are summed.
+3. Leaves that require grad accumulate into ``.grad``; the graph is freed unless ``retain_graph``.
+
+With ``create_graph=True`` the backward formulas run with recording on, so the gradients are
+themselves differentiable (gradients of gradients, Hessians).  Broadcast gradients are summed back
+to the input's shape here, in one place, and cast to the input's dtype.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .grad_mode import _GradState
+from .tensor import Tensor
+
+
+def _topological_order(roots):
+    """Tensors reachable from ``roots`` through recorded Functions, every tensor before its inputs."""
+    order, seen = [], set()
+    stack = [(r, False) for r in roots if r.requires_grad]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        fn = node._fn
+        if fn is not None and not fn.freed:
+            for inp, needs in zip(fn.inputs, fn.needs_input_grad):
+                if needs and id(inp) not in seen:
+                    stack.append((inp, False))
+    order.reverse()  # post-order reversed: outputs first
+    return order
+
+
+def _check_versions(node, fn) -> None:
+    if fn.save_inputs:
+        for inp, v in zip(fn.inputs, fn.input_versions):
+            if inp._version != v:
+                raise RuntimeError(
+                    f"one of the tensors needed for gradient computation has been modified by an in-place "
+                    f"operation: an input of {fn.name} of shape {inp.shape} is at version {inp._version}, "
+                    f"expected version {v}. Use an out-of-place operation, or clone() before modifying.")
+    if fn.save_output and node._version != fn.output_version:
+        raise RuntimeError(
+            f"the output of {fn.name} (shape {node.shape}) was modified in place after it was saved for "
+            f"backward (version {node._version}, expected {fn.output_version}).")
+
+
+def _fit_to_input(grad: Tensor, inp: Tensor, fn) -> Tensor:
+    """Undo broadcasting (sum over broadcast axes) and match the input's dtype."""
+    if grad.shape != inp.shape:
+        from ..ops.shape import sum_to
+        try:
+            grad = sum_to(grad, inp.shape)
+        except ValueError:
+            raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {grad.shape} for an input "
+                               f"of shape {inp.shape}") from None
+    if grad.dtype != inp.dtype and inp.dtype.kind in "fc":
+        grad = grad.to(inp.dtype)
+    return grad
+
+
+def _seed_gradient(root: Tensor, grad) -> Tensor:
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(f"backward(): grad can be implicitly created only for scalar outputs; this output "
+                               f"has shape {root.shape}, so pass gradient= a tensor of that shape")
+        return Tensor._make(np.ones(root.shape, dtype=root.dtype), None)
+    grad = grad if isinstance(grad, Tensor) else Tensor(grad, dtype=root.dtype)
+    if grad.shape != root.shape:
+        raise RuntimeError(f"backward(): gradient has shape {grad.shape} but the output has shape {root.shape}")
+    return grad
+
+
+def run_backward(roots, grad_roots, retain_graph=None, create_graph=False, capture=None,
+                 accumulate_into=None, allow_unused=False):
+    """Backpropagate from ``roots`` seeded with ``grad_roots``.
+
+    capture: tensors whose gradients are returned instead of accumulated into ``.grad`` (autograd.grad).
+    accumulate_into: if given, only these leaves get ``.grad`` (``backward(inputs=...)``).
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
+    for r in roots:
+        if not r.requires_grad:
+            raise RuntimeError(f"element 0 of tensors does not require grad and does not have a grad_fn: "
+                               f"the output of shape {r.shape} was not computed from any tensor with "
+                               f"requires_grad=True (or was computed under no_grad)")
+    grads: dict[int, Tensor] = {}
+    for r, g in zip(roots, grad_roots):
+        g = _seed_gradient(r, g)
+        grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
+
+    captured_ids = None if capture is None else {id(t): i for i, t in enumerate(capture)}
+    captured = [None] * (0 if capture is None else len(capture))
+    only = None if accumulate_into is None else {id(t) for t in (
+        accumulate_into if isinstance(accumulate_into, (list, tuple)) else [accumulate_into])}
+
+    order = _topological_order(roots)
+    prev = _GradState.enabled
+    _GradState.enabled = create_graph
+    try:
+        for node in order:
+            grad = grads.pop(id(node), None)
+            if grad is None:
+                continue
+            if node._hooks:
+                for hook in node._hooks:
+                    new = hook(grad)
+                    if new is not None:
+                        grad = new if isinstance(new, Tensor) else Tensor(new)
+            fn = node._fn
+            if captured_ids is not None:
+                if id(node) in captured_ids:
+                    captured[captured_ids[id(node)]] = grad
+            elif fn is None or node._retains_grad:
+                if only is None or id(node) in only:
+                    if not create_graph:
+                        grad = grad.detach()
+                    node.grad = grad if node.grad is None else node.grad + grad
+            if fn is None:
+                continue
+            if fn.freed:
+                raise RuntimeError(
+                    "trying to backward through the graph a second time (or to use tensors after their graph "
+                    "was freed): the saved values were released after the first backward. Pass "
+                    "retain_graph=True to the first backward() if you need to call it twice.")
+            _check_versions(node, fn)
+            input_grads = fn.backward(grad)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            for inp, needs, g in zip(fn.inputs, fn.needs_input_grad, input_grads):
+                if not needs or g is None:
+                    continue
+                if not isinstance(g, Tensor):
+                    g = Tensor._make(np.asarray(g), None)
+                if g.shape != inp.shape or g.dtype != inp.dtype:
+                    g = _fit_to_input(g, inp, fn)
+                key = id(inp)
+                grads[key] = grads[key] + g if key in grads else g
+            if not retain_graph:
+                fn.release()
+    finally:
+        _GradState.enabled = prev
+    if capture is not None:
+        if not allow_unused:
+            for i, (t, g) in enumerate(zip(capture, captured)):
+                if g is None:
+                    raise RuntimeError(f"grad(): input {i} (shape {t.shape}) was not used to compute the outputs; "
+                                       "pass allow_unused=True to get None for it")
+        return tuple(captured)
+    return None

@@ -1,0 +1,67 @@
+"""Whether operations record the graph: the one switch, set by context managers (PyTorch's API)."""
+from __future__ import annotations
+
+import functools
+
+
+class _GradState:
+    enabled = True  # read by Function.apply on every op
+
+
+def is_grad_enabled() -> bool:
+    return _GradState.enabled
+
+
+class set_grad_enabled:
+    """Turn graph recording on or off: a function call, a context manager, or a decorator."""
+
+    def __init__(self, mode: bool):
+        self.prev = _GradState.enabled
+        self.mode = bool(mode)
+        _GradState.enabled = self.mode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _GradState.enabled = self.prev
+        return False
+
+
+class _GradModeContext:
+    mode = True
+
+    def __enter__(self):
+        self.prev = _GradState.enabled
+        _GradState.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _GradState.enabled = self.prev
+        return False
+
+    def __call__(self, func):
+        mode = self.mode
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            prev = _GradState.enabled
+            _GradState.enabled = mode
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _GradState.enabled = prev
+
+        return wrapper
+
+
+class no_grad(_GradModeContext):
+    """Ops inside run as plain array code and record nothing (evaluation, optimizer updates)."""
+
+    mode = False
+
+
+class enable_grad(_GradModeContext):
+    """Record the graph again, e.g. inside a ``no_grad`` block."""
+
+    mode = True

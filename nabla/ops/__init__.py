@@ -1,0 +1,12 @@
+"""Differentiable primitives, one family a file.  Importing a family attaches its Tensor methods.
+
+Each family module lists its public functions in ``__all__``; they are re-exported here and as
+``nabla.<name>``.
+"""
+from .arithmetic import *  # noqa: F401,F403
+from .shape import *  # noqa: F401,F403
+from .linalg import *  # noqa: F401,F403
+from .elementwise import *  # noqa: F401,F403
+from .activation import *  # noqa: F401,F403
+from .reduce import *  # noqa: F401,F403
+from .index import *  # noqa: F401,F403

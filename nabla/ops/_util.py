@@ -1,0 +1,56 @@
+"""Helpers shared by the op families: turning operands into tensors, normalising dims."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import backend
+from ..autograd.tensor import Tensor
+
+
+def as_tensor(x, like: Tensor | None = None) -> Tensor:
+    """A Tensor for ``x``.  Python numbers take ``like``'s dtype when it can hold them (NumPy's weak
+    scalars: float32 tensor * 2.0 stays float32), else the default float dtype or int64."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, np.ndarray):
+        return Tensor._make(x, None)
+    if isinstance(x, numbers.Number) and not isinstance(x, np.generic):
+        if like is not None:
+            kind = like.data.dtype.kind
+            if isinstance(x, bool) or (isinstance(x, numbers.Integral) and kind in "iuf") or (kind == "f" and isinstance(x, numbers.Real)):
+                return Tensor._make(np.asarray(x, dtype=like.data.dtype), None)
+        if isinstance(x, bool):
+            return Tensor._make(np.asarray(x), None)
+        if isinstance(x, numbers.Integral):
+            return Tensor._make(np.asarray(x, dtype=np.int64), None)
+        return Tensor._make(np.asarray(x, dtype=backend.get_default_dtype()), None)
+    return Tensor(x)
+
+
+def normalize_dim(dim: int, ndim: int, op: str) -> int:
+    """A dim in [-ndim, ndim) as a non-negative axis, or an IndexError naming the op."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dimensions "
+                         f"(expected a value in [{-n}, {n - 1}])")
+    return dim % n
+
+
+def normalize_dims(dim, ndim: int, op: str):
+    """None (all axes), an int, or a tuple of ints, as a sorted tuple of non-negative axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (int, np.integer)):
+        return (normalize_dim(int(dim), ndim, op),)
+    axes = tuple(sorted(normalize_dim(int(d), ndim, op) for d in dim))
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{op}: dim {tuple(dim)} names an axis twice")
+    return axes
+
+
+def install(**methods) -> None:
+    """Attach functions as Tensor methods (``x.exp()`` is ``nabla.exp(x)``)."""
+    for name, fn in methods.items():
+        setattr(Tensor, name, fn)
