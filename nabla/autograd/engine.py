@@ -17,26 +17,32 @@ from .grad_mode import _GradState
 from .tensor import Tensor
 
 
+def _seq(t):
+    fn = t._fn
+    return -1 if fn is None else fn.seq
+
+
 def _topological_order(roots):
-    """Tensors reachable from ``roots`` through recorded Functions, every tensor before its inputs."""
-    order, seen = [], set()
-    stack = [(r, False) for r in roots if r.requires_grad]
+    """Tensors reachable from ``roots`` through recorded Functions, every tensor before its inputs.
+
+    Each recorded Function carries a creation number, and an op's inputs are always created before
+    it, so sorting by decreasing number orders consumers before producers, without recursion."""
+    nodes, seen = [], set()
+    stack = [r for r in roots if r.requires_grad]
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
+        node = stack.pop()
+        key = id(node)
+        if key in seen:
             continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
+        seen.add(key)
+        nodes.append(node)
         fn = node._fn
         if fn is not None and not fn.freed:
-            for inp, needs in zip(fn.inputs, fn.needs_input_grad):
-                if needs and id(inp) not in seen:
-                    stack.append((inp, False))
-    order.reverse()  # post-order reversed: outputs first
-    return order
+            for inp in fn.inputs:
+                if inp.requires_grad and id(inp) not in seen:
+                    stack.append(inp)
+    nodes.sort(key=_seq, reverse=True)
+    return nodes
 
 
 def _check_versions(node, fn) -> None:
@@ -56,9 +62,12 @@ def _check_versions(node, fn) -> None:
 def _fit_to_input(grad: Tensor, inp: Tensor, fn) -> Tensor:
     """Undo broadcasting (sum over broadcast axes) and match the input's dtype."""
     if grad.shape != inp.shape:
-        from ..ops.shape import sum_to
+        from ..ops.shape import sum_to, sum_to_array
         try:
-            grad = sum_to(grad, inp.shape)
+            if _GradState.enabled:
+                grad = sum_to(grad, inp.shape)
+            else:  # not recording: skip the op machinery on this hot path
+                grad = Tensor._make(sum_to_array(grad.data, inp.shape), None)
         except ValueError:
             raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {grad.shape} for an input "
                                f"of shape {inp.shape}") from None
@@ -94,8 +103,10 @@ def run_backward(roots, grad_roots, retain_graph=None, create_graph=False, captu
                                f"the output of shape {r.shape} was not computed from any tensor with "
                                f"requires_grad=True (or was computed under no_grad)")
     grads: dict[int, Tensor] = {}
+    handed_out = set()  # ids of arrays a new .grad must not alias: the seeds and the .grads already set
     for r, g in zip(roots, grad_roots):
         g = _seed_gradient(r, g)
+        handed_out.add(id(g.data))
         grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
 
     captured_ids = None if capture is None else {id(t): i for i, t in enumerate(capture)}
@@ -104,11 +115,12 @@ def run_backward(roots, grad_roots, retain_graph=None, create_graph=False, captu
         accumulate_into if isinstance(accumulate_into, (list, tuple)) else [accumulate_into])}
 
     order = _topological_order(roots)
+    pop = grads.pop
     prev = _GradState.enabled
     _GradState.enabled = create_graph
     try:
         for node in order:
-            grad = grads.pop(id(node), None)
+            grad = pop(id(node), None)
             if grad is None:
                 continue
             if node._hooks:
@@ -122,9 +134,18 @@ def run_backward(roots, grad_roots, retain_graph=None, create_graph=False, captu
                     captured[captured_ids[id(node)]] = grad
             elif fn is None or node._retains_grad:
                 if only is None or id(node) in only:
-                    if not create_graph:
-                        grad = grad.detach()
-                    node.grad = grad if node.grad is None else node.grad + grad
+                    if create_graph:
+                        node.grad = grad if node.grad is None else node.grad + grad
+                    elif node.grad is None:
+                        # .grad gets its own writable array: optimizers update it in place, and Add's
+                        # backward hands one array to both inputs; broadcast views are read-only
+                        d = grad.data
+                        if id(d) in handed_out or not d.flags.owndata or not d.flags.writeable:
+                            d = d.copy()
+                        handed_out.add(id(d))
+                        node.grad = Tensor._make(d, None)
+                    else:  # a fresh array: grad arrays may be shared between tensors
+                        node.grad = Tensor._make(node.grad.data + grad.data, None)
             if fn is None:
                 continue
             if fn.freed:
@@ -132,19 +153,24 @@ def run_backward(roots, grad_roots, retain_graph=None, create_graph=False, captu
                     "trying to backward through the graph a second time (or to use tensors after their graph "
                     "was freed): the saved values were released after the first backward. Pass "
                     "retain_graph=True to the first backward() if you need to call it twice.")
-            _check_versions(node, fn)
+            if fn.save_inputs or fn.save_output:
+                _check_versions(node, fn)
             input_grads = fn.backward(grad)
-            if not isinstance(input_grads, tuple):
+            if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             for inp, needs, g in zip(fn.inputs, fn.needs_input_grad, input_grads):
-                if not needs or g is None:
+                if g is None or not needs:
                     continue
-                if not isinstance(g, Tensor):
-                    g = Tensor._make(np.asarray(g), None)
-                if g.shape != inp.shape or g.dtype != inp.dtype:
+                if type(g) is not Tensor:
+                    g = g if isinstance(g, Tensor) else Tensor._make(np.asarray(g), None)
+                gd, idata = g.data, inp.data
+                if gd.shape != idata.shape or gd.dtype != idata.dtype:
                     g = _fit_to_input(g, inp, fn)
                 key = id(inp)
-                grads[key] = grads[key] + g if key in grads else g
+                if key in grads:
+                    grads[key] = grads[key] + g
+                else:
+                    grads[key] = g
             if not retain_graph:
                 fn.release()
     finally:

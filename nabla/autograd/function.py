@@ -14,12 +14,17 @@ one place, so an op's backward may return the broadcast shape.
 """
 from __future__ import annotations
 
+import itertools
 import weakref
 
 import numpy as np
 
 from .grad_mode import _GradState
 from . import tensor as _tensor_mod
+
+# Every recorded node gets the next number: an op's inputs always exist before it runs, so
+# visiting nodes by decreasing number is a topological order (the engine relies on this).
+_sequence = itertools.count()
 
 
 class Function:
@@ -33,23 +38,32 @@ class Function:
     def apply(cls, *inputs, **params):
         """Run forward on the inputs' arrays; record this node if any input needs a gradient."""
         fn = cls(**params) if params else cls()
-        out = fn.forward(*[t.data for t in inputs])
+        n = len(inputs)
+        if n == 1:
+            out = fn.forward(inputs[0].data)
+        elif n == 2:
+            out = fn.forward(inputs[0].data, inputs[1].data)
+        else:
+            out = fn.forward(*[t.data for t in inputs])
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        Tensor = _tensor_mod.Tensor
         if _GradState.enabled:
-            needs = tuple([t.requires_grad for t in inputs])
-            if True in needs:
-                fn.inputs = inputs
-                fn.needs_input_grad = needs
-                if cls.save_inputs:
-                    fn.input_versions = tuple([t._version for t in inputs])
-                result = Tensor._make(out, fn)
-                if cls.save_output:
-                    fn._output = weakref.ref(result)
-                    fn.output_version = 0
-                return result
-        return Tensor._make(out, None)
+            for t in inputs:
+                if t.requires_grad:
+                    break
+            else:
+                return _tensor_mod.Tensor._make(out, None)
+            fn.inputs = inputs
+            fn.seq = next(_sequence)
+            fn.needs_input_grad = tuple([t.requires_grad for t in inputs])
+            if cls.save_inputs:
+                fn.input_versions = tuple([t._version for t in inputs])
+            result = _tensor_mod.Tensor._make(out, fn)
+            if cls.save_output:
+                fn._output = weakref.ref(result)
+                fn.output_version = 0
+            return result
+        return _tensor_mod.Tensor._make(out, None)
 
     def forward(self, *arrays):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.forward is abstract")
@@ -75,6 +89,7 @@ class Function:
         self.freed = True
 
     freed = False
+    seq = -1
 
     def __repr__(self):
         return f"<{type(self).__name__} backward>"
