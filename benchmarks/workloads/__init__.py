@@ -1,0 +1,66 @@
+"""The workloads: each is a pair of set-up functions, one per framework, that build the model and
+data once and return a ``step()`` callable; the worker process times ``step()``.
+
+Adding one (an MNIST epoch, an LSTM, a Transformer, a convolution): write a file in this folder with
+
+    def _nabla(cfg):  import nabla ...; build; return step
+    def _torch(cfg):  import torch ...; build; return step
+    register(Workload("name", goal=1.0, description="...", nabla=_nabla, torch=_torch))
+
+and import it at the bottom of this file.  Rules that keep the comparison fair:
+- import each framework inside its own set-up function (the worker of one never loads the other);
+- build the same model from the same NumPy arrays (``_data.py``), so both compute the same numbers;
+- ``step()`` returns the loss (or output) tensor, unconverted: the smoke test compares the first step's
+  value between the frameworks, and converting would add a sync/copy to the timed step;
+- where nabla lacks something the workload needs, let the ImportError/AttributeError escape: the
+  harness reports the workload as skipped with that message.
+- ``config()`` (optional) runs once in the harness process, may import nabla to see what it supports,
+  and returns a JSON-able dict passed to both set-ups (e.g. which loss both frameworks use).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass
+class Workload:
+    name: str
+    goal: float                       # pass when median(nabla time / torch time) <= goal
+    description: str
+    nabla: Callable[[dict], Callable]
+    torch: Callable[[dict], Callable]
+    config: Callable[[], dict] | None = None
+    source: str = ""                  # where the goal comes from (issue number)
+    per: tuple = (1, "step")          # (operations per step, their name): figures are shown per operation
+
+    def make_config(self) -> dict:
+        return dict(self.config()) if self.config is not None else {}
+
+    def setup(self, framework: str, cfg: dict | None = None) -> Callable:
+        if framework not in ("nabla", "torch"):
+            raise ValueError(f"framework must be 'nabla' or 'torch', got {framework!r}")
+        return getattr(self, framework)(cfg if cfg is not None else self.make_config())
+
+
+WORKLOADS: dict[str, Workload] = {}
+
+# errors on the nabla side that mean "nabla does not have this yet": the workload is skipped, not failed
+MISSING_FEATURE = (ImportError, AttributeError, NotImplementedError)
+
+
+def register(w: Workload) -> Workload:
+    if w.name in WORKLOADS:
+        raise ValueError(f"benchmark workload {w.name!r} is registered twice")
+    WORKLOADS[w.name] = w
+    return w
+
+
+def get(name: str) -> Workload:
+    try:
+        return WORKLOADS[name]
+    except KeyError:
+        raise KeyError(f"no benchmark workload {name!r}; known: {', '.join(WORKLOADS)}") from None
+
+
+from . import per_op, mlp  # noqa: E402,F401  (each file registers its workloads)

@@ -1,0 +1,130 @@
+"""The 784-512-512-10 ReLU MLP at batch 128 in float32: raw ops (issue 2, b) and a full training step
+with nn.Linear, nn.ReLU, nn.CrossEntropyLoss and optim.Adam (issue 3)."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import Workload, register
+from ._data import classification_batch, linear_params
+
+SIZES = (784, 512, 512, 10)
+BATCH = 128
+
+
+def _data(layout):
+    params = linear_params(SIZES, seed=0, layout=layout)
+    x, y = classification_batch(BATCH, SIZES[0], SIZES[-1], seed=1)
+    return params, x, y
+
+
+# ---------------------------------------------------------------- b: raw ops, forward + backward
+def _loss_config():
+    """Both frameworks use the same loss: cross-entropy through log_softmax gathered at the targets when
+    nabla can do it (log_softmax, integer-array indexing, mean), else the mean of the squared logits."""
+    import nabla as nb
+    errors = {}
+    for loss in ("cross_entropy", "mean_square"):
+        try:
+            logits = nb.tensor(np.arange(6, dtype=np.float32).reshape(2, 3) / 6, requires_grad=True)
+            out = _raw_loss(nb, loss, logits, nb.arange(2), nb.tensor(np.array([0, 2])))
+            out.backward()
+            if logits.grad is None or logits.grad.shape != (2, 3):
+                raise RuntimeError("no gradient reached the logits")
+            return {"loss": loss, **({"fallback_because": errors} if errors else {})}
+        except Exception as e:  # noqa: BLE001 - any failure means: use the next loss
+            errors[loss] = f"{type(e).__name__}: {e}"
+    return {"loss": "cross_entropy", "fallback_because": errors}
+
+
+def _raw_loss(fw, loss, logits, rows, y):
+    if loss == "cross_entropy":
+        logp = fw.log_softmax(logits, dim=1)
+        return -(logp[rows, y]).mean()
+    if loss == "mean_square":
+        return (logits * logits).mean()
+    raise ValueError(f"unknown loss {loss!r}")
+
+
+def _mlp_raw(fw, cfg, params, x, y, rows):
+    leaves = [p for wb in params for p in wb]
+    loss_name = cfg.get("loss", "cross_entropy")
+    last = len(params) - 1
+
+    def step():
+        for p in leaves:
+            p.grad = None
+        h = x
+        for i, (w, b) in enumerate(params):
+            h = h @ w + b
+            if i < last:
+                h = h.relu()
+        loss = _raw_loss(fw, loss_name, h, rows, y)
+        loss.backward()
+        return loss
+    return step
+
+
+def _raw_nabla(cfg):
+    import nabla as nb
+    params, x, y = _data("in_out")
+    params = [(nb.tensor(w, requires_grad=True), nb.tensor(b, requires_grad=True)) for w, b in params]
+    return _mlp_raw(nb, cfg, params, nb.tensor(x), nb.tensor(y), nb.arange(BATCH))
+
+
+def _raw_torch(cfg):
+    import torch
+    params, x, y = _data("in_out")
+    params = [(torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)) for w, b in params]
+    return _mlp_raw(torch, cfg, params, torch.tensor(x), torch.tensor(y), torch.arange(BATCH))
+
+
+register(Workload(
+    "mlp_raw_b128", goal=0.75, source="issue 2 (b)",
+    description="784-512-512-10 ReLU MLP, batch 128, float32, raw ops (matmul, +bias, relu, "
+                "log_softmax cross-entropy): forward + backward",
+    nabla=_raw_nabla, torch=_raw_torch, config=_loss_config))
+
+
+# ---------------------------------------------------------------- c: nn + Adam training step
+def _train_step(fw, lr):
+    nn, optim = fw.nn, fw.optim
+    params, x, y = _data("out_in")
+    model = nn.Sequential(nn.Linear(SIZES[0], SIZES[1]), nn.ReLU(),
+                          nn.Linear(SIZES[1], SIZES[2]), nn.ReLU(),
+                          nn.Linear(SIZES[2], SIZES[3]))
+    with fw.no_grad():  # identical starting weights in both frameworks
+        for layer, (w, b) in zip([m for m in model if isinstance(m, nn.Linear)], params):
+            layer.weight.copy_(fw.tensor(w))
+            layer.bias.copy_(fw.tensor(b))
+    criterion = nn.CrossEntropyLoss()
+    opt = optim.Adam(model.parameters(), lr=lr)
+    x, y = fw.tensor(x), fw.tensor(y)
+
+    def step():
+        opt.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def _train_nabla(cfg):
+    import nabla as nb
+    import nabla.nn  # noqa: F401  (submodules: an ImportError here means "not written yet")
+    import nabla.optim  # noqa: F401
+    return _train_step(nb, cfg.get("lr", 1e-3))
+
+
+def _train_torch(cfg):
+    import torch
+    import torch.nn  # noqa: F401
+    import torch.optim  # noqa: F401
+    return _train_step(torch, cfg.get("lr", 1e-3))
+
+
+register(Workload(
+    "mlp_train_adam_b128", goal=1.0, source="issue 3",
+    description="784-512-512-10 MLP training step, batch 128: nn.Linear/ReLU/CrossEntropyLoss, "
+                "optim.Adam; zero_grad + forward + backward + step",
+    nabla=_train_nabla, torch=_train_torch))
