@@ -1,0 +1,47 @@
+"""The multi-layer perceptron: y_hat = f_L(... f_2(f_1(x))), each f = activation(W x + b).
+
+Depth, width, activation, dropout and batch normalisation are options, so the notes'
+regularisation and activation experiments use one model."""
+from __future__ import annotations
+
+import math
+
+from .. import nn
+from .registry import register_model
+
+ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU,
+               "elu": nn.ELU, "gelu": nn.GELU}
+
+
+class MLP(nn.Module):
+    """in_features -> [Linear -> (BatchNorm1d) -> activation -> (Dropout)] x depth -> Linear(num_classes)."""
+
+    def __init__(self, in_features: int, num_classes: int, depth: int = 2, width: int = 512,
+                 activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"MLP: unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
+        if depth < 0 or width < 1 or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"MLP: need depth >= 0, width >= 1 and 0 <= dropout < 1, got depth={depth}, "
+                             f"width={width}, dropout={dropout}")
+        layers = [nn.Flatten()]
+        features = in_features
+        for _ in range(depth):
+            layers.append(nn.Linear(features, width))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(width))
+            layers.append(ACTIVATIONS[activation]())
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            features = width
+        layers.append(nn.Linear(features, num_classes))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+@register_model("mlp", "multi-layer perceptron (depth, width, activation, dropout, batch_norm)",
+                depth=2, width=512, activation="relu", dropout=0.0, batch_norm=False)
+def _mlp(in_shape, num_classes, **options):
+    return MLP(math.prod(in_shape), num_classes, **options)

@@ -1,0 +1,54 @@
+"""The model registry behind ``nabla train MODEL`` and ``nabla models``.
+
+A model registers a builder ``build(in_shape, num_classes, **options) -> nn.Module`` with the
+options the command line may set; checkpoints store (name, options) so ``nabla eval`` can rebuild it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass
+class ModelEntry:
+    name: str
+    build: Callable
+    description: str
+    task: str = "classification"        # or "regression"
+    default_dataset: str = "mnist"
+    options: dict = field(default_factory=dict)  # option -> default value
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register_model(name: str, description: str, task: str = "classification", default_dataset: str = "mnist",
+                   **options):
+    """Decorator: ``@register_model("mlp", "a multi-layer perceptron", depth=2, width=512)``."""
+    def wrap(build):
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is already registered")
+        _REGISTRY[name] = ModelEntry(name, build, description, task, default_dataset, dict(options))
+        return build
+    return wrap
+
+
+def model_names() -> list:
+    return list(_REGISTRY)
+
+
+def get_model_entry(name: str) -> ModelEntry:
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown model {name!r}; valid names: {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def build_model(name: str, in_shape, num_classes: int, **options):
+    """Build a registered model; unknown options are an error naming the valid ones."""
+    entry = get_model_entry(name)
+    unknown = set(options) - set(entry.options)
+    if unknown:
+        raise TypeError(f"model {name!r} has no option(s) {sorted(unknown)}; its options are "
+                        f"{sorted(entry.options) or 'none'}")
+    opts = {**entry.options, **options}
+    return entry.build(tuple(in_shape), int(num_classes), **opts)
