@@ -1,0 +1,18 @@
+"""nabla.nn: Module, Parameter, containers, layers, losses, initialisation and regularisation
+(PyTorch's ``torch.nn`` names and semantics)."""
+from .parameter import Parameter, Buffer  # noqa: F401
+from .module import Module  # noqa: F401
+from .containers import Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict  # noqa: F401
+from . import init  # noqa: F401
+from . import functional  # noqa: F401
+from .linear import Linear, Identity  # noqa: F401
+from .activation import (Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU, Softplus, SiLU, Softmax,  # noqa: F401
+                         LogSoftmax)
+from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d  # noqa: F401
+from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm  # noqa: F401
+from .embedding import Embedding  # noqa: F401
+from .flatten import Flatten, Unflatten  # noqa: F401
+from .loss import (MSELoss, L1Loss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCELoss,  # noqa: F401
+                   BCEWithLogitsLoss, KLDivLoss)
+from .regularization import l1_penalty, l2_penalty  # noqa: F401
+from . import utils  # noqa: F401,E402  (clip_grad_norm_, clip_grad_value_, ...)

@@ -1,0 +1,205 @@
+"""Weight initialisation, in place, with PyTorch's names and formulas (``nabla.nn.init``).
+
+All draws come from nabla's global generator (``nabla.backend.rng()``), so ``nabla.manual_seed(s)``
+makes them reproducible.  Fans of a weight of shape (out, in, *kernel):
+    fan_in = in * prod(kernel),  fan_out = out * prod(kernel)
+    xavier (Glorot):  std = gain * sqrt(2 / (fan_in + fan_out)),  uniform bound = sqrt(3) * std
+    kaiming (He):     std = gain / sqrt(fan),  gain = calculate_gain(nonlinearity, a),  bound = sqrt(3) * std
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from .. import backend
+from ..autograd.tensor import Tensor
+
+__all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
+           "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
+           "sparse_"]
+
+
+def _fill(tensor: Tensor, values) -> Tensor:
+    """Write ``values`` into the tensor's array without recording (an initialisation is no op)."""
+    np.copyto(tensor.data, np.asarray(values), casting="unsafe")
+    tensor._bump()
+    return tensor
+
+
+def _rng(generator):
+    return backend.rng() if generator is None else generator
+
+
+def calculate_gain(nonlinearity: str, param=None) -> float:
+    """The factor by which a nonlinearity shrinks the variance, inverted: linear/conv/sigmoid 1,
+    tanh 5/3, relu sqrt(2), leaky_relu sqrt(2 / (1 + slope^2)), selu 3/4."""
+    linear_fns = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+                  "conv_transpose3d"]
+    if nonlinearity in linear_fns or nonlinearity == "sigmoid":
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            slope = 0.01
+        elif not isinstance(param, bool) and isinstance(param, (int, float)):
+            slope = param
+        else:
+            raise ValueError(f"calculate_gain: negative_slope {param} is not a valid number")
+        return math.sqrt(2.0 / (1 + slope ** 2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+
+
+def _calculate_fan_in_and_fan_out(tensor) -> tuple[int, int]:
+    dims = tensor.ndim
+    if dims < 2:
+        raise ValueError(f"fan in and fan out can not be computed for a tensor with fewer than 2 dimensions "
+                         f"(shape {tuple(tensor.shape)})")
+    receptive = int(np.prod(tensor.shape[2:])) if dims > 2 else 1
+    return tensor.shape[1] * receptive, tensor.shape[0] * receptive
+
+
+def _calculate_correct_fan(tensor, mode: str) -> int:
+    mode = mode.lower()
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode {mode!r} not supported, please use one of fan_in, fan_out")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
+    """Fill with U(a, b)."""
+    return _fill(tensor, _rng(generator).uniform(a, b, tensor.shape))
+
+
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
+    """Fill with N(mean, std^2)."""
+    return _fill(tensor, _rng(generator).normal(mean, std, tensor.shape))
+
+
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
+                  generator=None) -> Tensor:
+    """Fill with N(mean, std^2) conditioned on [a, b] (vectorised rejection sampling: redraw the
+    values that fall outside until none do)."""
+    g = _rng(generator)
+    w = g.normal(mean, std, tensor.shape)
+    bad = (w < a) | (w > b)
+    for _ in range(1000):
+        if not bad.any():
+            break
+        w[bad] = g.normal(mean, std, int(bad.sum()))
+        bad = (w < a) | (w > b)
+    return _fill(tensor, np.clip(w, a, b))
+
+
+def constant_(tensor: Tensor, val: float) -> Tensor:
+    return _fill(tensor, np.full(tensor.shape, val))
+
+
+def ones_(tensor: Tensor) -> Tensor:
+    return constant_(tensor, 1.0)
+
+
+def zeros_(tensor: Tensor) -> Tensor:
+    return constant_(tensor, 0.0)
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """The identity matrix (2-d tensors)."""
+    if tensor.ndim != 2:
+        raise ValueError(f"eye_: only 2-d tensors are supported, got shape {tuple(tensor.shape)}")
+    return _fill(tensor, np.eye(*tensor.shape))
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """The Dirac delta for conv weights (out, in, *k): a convolution that preserves its input's channels."""
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError(f"dirac_: only 3, 4 or 5-d tensors are supported, got shape {tuple(tensor.shape)}")
+    out_per_group = tensor.shape[0] // groups
+    min_dim = min(out_per_group, tensor.shape[1])
+    w = np.zeros(tensor.shape)
+    centre = tuple(s // 2 for s in tensor.shape[2:])
+    for g in range(groups):
+        for d in range(min_dim):
+            w[(g * out_per_group + d, d) + centre] = 1
+    return _fill(tensor, w)
+
+
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
+    """Glorot: U(-bound, bound) with bound = gain * sqrt(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    a = math.sqrt(3.0) * std
+    return uniform_(tensor, -a, a, generator)
+
+
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
+    """Glorot: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    return normal_(tensor, 0.0, std, generator)
+
+
+def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
+                     generator=None) -> Tensor:
+    """He: U(-bound, bound) with bound = gain * sqrt(3 / fan), gain = calculate_gain(nonlinearity, a)."""
+    if 0 in tensor.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op")
+        return tensor
+    fan = _calculate_correct_fan(tensor, mode)
+    std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    bound = math.sqrt(3.0) * std
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
+                    generator=None) -> Tensor:
+    """He: N(0, std^2) with std = gain / sqrt(fan)."""
+    if 0 in tensor.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op")
+        return tensor
+    fan = _calculate_correct_fan(tensor, mode)
+    std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    return normal_(tensor, 0.0, std, generator)
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
+    """A (semi-)orthogonal matrix from the QR decomposition of a Gaussian one (Saxe et al. 2013)."""
+    if tensor.ndim < 2:
+        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape "
+                         f"{tuple(tensor.shape)}")
+    rows = tensor.shape[0]
+    cols = tensor.data.size // rows
+    flat = _rng(generator).normal(0.0, 1.0, (rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q = q * np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return _fill(tensor, gain * q.reshape(tensor.shape))
+
+
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
+    """A 2-d matrix with N(0, std^2) entries and a fraction ``sparsity`` of each column set to zero."""
+    if tensor.ndim != 2:
+        raise ValueError(f"sparse_: only 2-d tensors are supported, got shape {tuple(tensor.shape)}")
+    rows, cols = tensor.shape
+    g = _rng(generator)
+    w = g.normal(0.0, std, (rows, cols))
+    n_zero = int(math.ceil(sparsity * rows))
+    for c in range(cols):
+        w[g.permutation(rows)[:n_zero], c] = 0
+    return _fill(tensor, w)
+
+
+# PyTorch's deprecated spellings without the trailing underscore
+uniform, normal, constant = uniform_, normal_, constant_
+xavier_uniform, xavier_normal = xavier_uniform_, xavier_normal_
+kaiming_uniform, kaiming_normal = kaiming_uniform_, kaiming_normal_

@@ -1,0 +1,450 @@
+"""Loss functions (PyTorch's ``nn.functional`` losses), each with ``reduction`` 'mean' | 'sum' | 'none'.
+
+Classification losses are fused Functions for speed and stability:
+    cross_entropy (class indices)  log-softmax + NLL in one node, through log-sum-exp, so logits of
+                                   1e4 stay finite; its gradient is softmax - one-hot, scaled
+    nll_loss                       picks -w[t] * logp[t]
+    binary_cross_entropy           logs clamped to >= -100 like PyTorch
+    binary_cross_entropy_with_logits  through softplus, stable for logits of any magnitude
+Regression losses (mse, l1, smooth_l1, huber) and kl_div are compositions of nabla ops.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..autograd.grad_mode import _GradState
+from ..autograd.tensor import Tensor
+from ._util import as_tensor
+from .shape import reshape
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _const(a) -> Tensor:
+    return Tensor._make(np.asarray(a), None)
+
+
+def _check_reduction(reduction, op, allowed=_REDUCTIONS):
+    if reduction not in allowed:
+        raise ValueError(f"{op}: reduction must be one of {', '.join(map(repr, allowed))}, got {reduction!r}")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _same_shape(op, input, target):
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(f"{op}: input of shape {tuple(input.shape)} and target of shape {tuple(target.shape)} "
+                         "differ; they must have the same shape (broadcasting a target is usually a bug)")
+
+
+def _int_target(op, target):
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{op}: expected class indices of an integer dtype (int64), got dtype {t.dtype}")
+    return t
+
+
+def _class_targets(op, x_shape, t, weight, ignore_index):
+    """For logits/log-probs of shape (N, C, d...) and targets (N, d...): validity mask, safe indices, and
+    per-element weights w[t] (0 where ignored), after checking shapes and ranges."""
+    n_classes = x_shape[1]
+    expected = (x_shape[0],) + tuple(x_shape[2:])
+    if tuple(t.shape) != expected:
+        raise ValueError(f"{op}: expected target of shape {expected} for input of shape {tuple(x_shape)}, "
+                         f"got {tuple(t.shape)}")
+    valid = t != ignore_index
+    safe = np.where(valid, t, 0)
+    if safe.size and (safe.min() < 0 or safe.max() >= n_classes):
+        bad = safe[(safe < 0) | (safe >= n_classes)].flat[0]
+        raise IndexError(f"{op}: target class index {int(bad)} is out of range for {n_classes} classes (expected "
+                         f"values in [0, {n_classes - 1}] or ignore_index={ignore_index}); input shape "
+                         f"{tuple(x_shape)}")
+    if weight is None:
+        wt = valid
+    else:
+        wt = weight[safe] * valid
+    return valid, safe, wt
+
+
+def _check_weight(op, weight, n_classes):
+    if weight is None:
+        return None
+    w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+    if w.shape != (n_classes,):
+        raise ValueError(f"{op}: weight of shape {w.shape} should have one entry per class, i.e. shape ({n_classes},)")
+    return w
+
+
+def _scale_for(g: Tensor, reduction, denom, ndim):
+    """The per-element factor dL/dloss_i: g / denom for 'mean', g for 'sum', g[:, None, ...] for 'none'."""
+    if reduction == "none":
+        return reshape(g, g.shape[:1] + (1,) + g.shape[1:]) if ndim > 1 else g
+    return g / denom if reduction == "mean" else g
+
+
+class CrossEntropy(Function):
+    """Softmax cross-entropy with class-index targets, fused.  Over the class axis 1, with q the
+    (smoothed, weighted) target distribution of each element i:
+        loss_i = -sum_c q_ic log softmax(x)_ic = S_i lse(x_i) - sum_c q_ic x_ic,   S_i = sum_c q_ic
+        q_ic = (1 - eps) w[t_i] [c == t_i] + eps / C * w_c   (0 for ignored targets)
+        dloss_i/dx_ic = S_i softmax(x)_ic - q_ic
+    'mean' divides by sum_i w[t_i] over non-ignored targets (PyTorch's weighted mean)."""
+
+    def __init__(self, target, weight, ignore_index, reduction, label_smoothing):
+        self.target, self.weight, self.ignore_index = target, weight, ignore_index
+        self.reduction, self.eps = reduction, label_smoothing
+
+    def forward(self, x):
+        c = x.shape[1]
+        valid, safe, wt = _class_targets("cross_entropy", x.shape, self.target, self.weight, self.ignore_index)
+        z = x if x.ndim == 2 else np.moveaxis(x, 1, -1)  # classes last: (N, d..., C)
+        zmax = z.max(axis=-1, keepdims=True)
+        shifted = z - zmax
+        e = np.exp(shifted)
+        sumexp = e.sum(axis=-1, keepdims=True)
+        e /= sumexp
+        self.probs = e  # softmax, for backward
+        logz = np.log(sumexp)[..., 0]
+        picked = np.take_along_axis(shifted, safe[..., None], axis=-1)[..., 0]
+        wt = wt.astype(x.dtype, copy=False)
+        loss = wt * (logz - picked)  # -w[t] log softmax(x)[t]
+        if self.eps > 0.0:
+            logp = shifted - logz[..., None]
+            w = np.ones(c, dtype=x.dtype) if self.weight is None else self.weight.astype(x.dtype)
+            smooth = -(logp @ w) * valid
+            loss = (1.0 - self.eps) * loss + (self.eps / c) * smooth
+        self.wt, self.valid, self.safe = wt, valid, safe
+        if self.reduction == "none":
+            return loss
+        total = loss.sum(dtype=x.dtype)
+        if self.reduction == "mean":
+            self.denom = wt.sum(dtype=x.dtype)
+            return total / self.denom
+        return total
+
+    def _q_and_rowsum(self, dtype, c):
+        """The target distribution q (classes last) and its row sums S, as arrays."""
+        q = np.zeros(self.probs.shape, dtype=dtype)
+        hard = self.wt * (1.0 - self.eps)
+        np.put_along_axis(q, self.safe[..., None], hard[..., None], axis=-1)
+        rowsum = hard.astype(dtype, copy=True)
+        if self.eps > 0.0:
+            w = np.ones(c, dtype=dtype) if self.weight is None else self.weight.astype(dtype)
+            soft = (self.eps / c) * self.valid[..., None] * w
+            q += soft
+            rowsum += soft.sum(axis=-1)
+        return q, rowsum
+
+    def backward(self, g):
+        (x,) = self.inputs
+        c = x.shape[1]
+        dtype = x.dtype
+        denom = getattr(self, "denom", None)
+        if not _GradState.enabled and self.eps == 0.0:
+            # fast path on the saved arrays: G_i = c_i (softmax_i - onehot_i), c_i = w[t_i] dL/dloss_i
+            gd = g.data
+            scale = gd if self.reduction != "mean" else gd / denom
+            coef = np.asarray(self.wt * scale, dtype=dtype)[..., None]
+            grad = self.probs * coef
+            idx = self.safe[..., None]
+            np.put_along_axis(grad, idx, np.take_along_axis(grad, idx, axis=-1) - coef, axis=-1)
+            return _const(grad if x.ndim == 2 else np.moveaxis(grad, -1, 1))
+        q, rowsum = self._q_and_rowsum(dtype, c)
+        q, rowsum = (q if x.ndim == 2 else np.moveaxis(q, -1, 1)), rowsum[:, None]
+        if _GradState.enabled:  # recorded: softmax as a function of x, for grad-of-grad
+            from .reduce import logsumexp
+            from .elementwise import exp
+            probs = exp(x - logsumexp(x, dim=1, keepdim=True))
+        else:
+            probs = _const(self.probs if x.ndim == 2 else np.moveaxis(self.probs, -1, 1))
+        return _scale_for(g, self.reduction, denom, x.ndim) * (probs * _const(rowsum) - _const(q))
+
+
+class NLLLoss(Function):
+    """loss_i = -w[t_i] x[i, t_i] for log-probabilities x of shape (N, C, d...);
+    dx = -w[t_i] [c == t_i] (scaled by the reduction).  'mean' divides by sum_i w[t_i]."""
+    save_inputs = False
+
+    def __init__(self, target, weight, ignore_index, reduction):
+        self.target, self.weight, self.ignore_index, self.reduction = target, weight, ignore_index, reduction
+
+    def forward(self, x):
+        valid, safe, wt = _class_targets("nll_loss", x.shape, self.target, self.weight, self.ignore_index)
+        self.x_shape, self.dtype = x.shape, x.dtype
+        wt = wt.astype(x.dtype, copy=False)
+        picked = np.take_along_axis(x, np.expand_dims(safe, 1), axis=1)[:, 0]
+        loss = -wt * picked
+        self.wt, self.safe = wt, safe
+        if self.reduction == "none":
+            return loss
+        total = loss.sum(dtype=x.dtype)
+        if self.reduction == "mean":
+            self.denom = wt.sum(dtype=x.dtype)
+            return total / self.denom
+        return total
+
+    def backward(self, g):
+        q = np.zeros(self.x_shape, dtype=self.dtype)
+        np.put_along_axis(q, np.expand_dims(self.safe, 1), -np.expand_dims(self.wt, 1), axis=1)
+        return _scale_for(g, self.reduction, getattr(self, "denom", None), len(self.x_shape)) * _const(q)
+
+
+def _unbatched(input, target, op):
+    """PyTorch accepts a single sample: logits (C,) with a 0-d target.  Add the batch axis."""
+    if input.ndim == 1:
+        t = target.data if isinstance(target, Tensor) else np.asarray(target)
+        if t.ndim == 0 and t.dtype.kind in "iu":
+            return reshape(input, (1,) + input.shape), t.reshape(1), True
+        if t.ndim == 1 and t.dtype.kind == "f":
+            return reshape(input, (1,) + input.shape), reshape(as_tensor(target), (1,) + t.shape), True
+    if input.ndim == 0:
+        raise ValueError(f"{op}: expected input of shape (N, C, d...) or (C,), got a 0-d tensor")
+    return input, target, False
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                  reduction: str = "mean", label_smoothing: float = 0.0):
+    """Cross-entropy between softmax(input) over dim 1 and the target, for input (N, C, d...) or (C,).
+
+    target as class indices (N, d...): loss_i = -w[t_i] log softmax(x_i)[t_i] (targets equal to
+        ignore_index contribute nothing; 'mean' divides by the sum of w[t_i] over the others);
+    target as class probabilities of input's shape: loss_i = -sum_c w_c p_ic log softmax(x_i)_c
+        ('mean' divides by the number of elements N * d...).
+    label_smoothing eps mixes the target with the uniform distribution: (1 - eps) target + eps / C."""
+    _check_reduction(reduction, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    x = as_tensor(input)
+    x, target, unbatched = _unbatched(x, target, "cross_entropy")
+    if x.ndim < 2:
+        raise ValueError(f"cross_entropy: expected input of shape (N, C, d...) or (C,), got {tuple(x.shape)}")
+    w = _check_weight("cross_entropy", weight, x.shape[1])
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.dtype.kind == "f":
+        out = _soft_cross_entropy(x, as_tensor(target), w, reduction, label_smoothing)
+    else:
+        t = _int_target("cross_entropy", t)
+        out = CrossEntropy.apply(x, target=t, weight=w, ignore_index=ignore_index, reduction=reduction,
+                                 label_smoothing=float(label_smoothing))
+    return reshape(out, ()) if unbatched and reduction == "none" else out
+
+
+def _soft_cross_entropy(x, target, w, reduction, eps):
+    """Probability targets: -sum_c w_c q_c log_softmax(x)_c, a composition of nabla ops (differentiable
+    in both the logits and the target)."""
+    from .reduce import logsumexp
+    _same_shape("cross_entropy (class-probability target)", x, target)
+    c = x.shape[1]
+    logp = x - logsumexp(x, dim=1, keepdim=True)
+    q = target * (1.0 - eps) + eps / c if eps > 0.0 else target
+    if w is not None:
+        q = q * _const(w.astype(x.dtype).reshape((1, c) + (1,) * (x.ndim - 2)))
+    loss = -(q * logp).sum(dim=1)
+    return _reduce(loss, reduction)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+             reduction: str = "mean"):
+    """Negative log-likelihood of class indices under log-probabilities input (N, C, d...) or (C,):
+    loss_i = -w[t_i] input[i, t_i]; 'mean' divides by the sum of w[t_i] over non-ignored targets."""
+    _check_reduction(reduction, "nll_loss")
+    x = as_tensor(input)
+    x, target, unbatched = _unbatched(x, target, "nll_loss")
+    if x.ndim < 2:
+        raise ValueError(f"nll_loss: expected input of shape (N, C, d...) or (C,), got {tuple(x.shape)}")
+    w = _check_weight("nll_loss", weight, x.shape[1])
+    t = _int_target("nll_loss", target)
+    out = NLLLoss.apply(x, target=t, weight=w, ignore_index=ignore_index, reduction=reduction)
+    return reshape(out, ()) if unbatched and reduction == "none" else out
+
+
+class BinaryCrossEntropy(Function):
+    """loss = -w (y log x + (1 - y) log(1 - x)), each log clamped to >= -100 (PyTorch), x in [0, 1].
+    dx = w (x - y) / max(x (1 - x), 1e-12),   dy = w (log(1 - x) - log x)  (same clamps)."""
+
+    def forward(self, x, y):
+        with np.errstate(divide="ignore"):
+            lx = np.maximum(np.log(x), -100)
+            l1x = np.maximum(np.log1p(-x), -100)
+        return -(y * lx + (1 - y) * l1x)
+
+    def backward(self, g):
+        from .elementwise import clamp_min, log, log1p
+        x, y = self.inputs
+        nx, ny = self.needs_input_grad
+        gx = g * (x - y) / clamp_min(x * (1 - x), 1e-12) if nx else None
+        gy = None
+        if ny:
+            with np.errstate(divide="ignore"):
+                gy = g * (clamp_min(log1p(-x), -100.0) - clamp_min(log(x), -100.0))
+        return gx, gy
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
+    """The notes' log loss on probabilities: -w (y log x + (1 - y) log(1 - x)), logs clamped to >= -100."""
+    _check_reduction(reduction, "binary_cross_entropy")
+    x = as_tensor(input)
+    y = as_tensor(target, x)
+    _same_shape("binary_cross_entropy", x, y)
+    if x.data.size and (x.data.min() < 0 or x.data.max() > 1):
+        raise ValueError(f"binary_cross_entropy: all elements of input should be between 0 and 1 (got values in "
+                         f"[{x.data.min():.4g}, {x.data.max():.4g}]); for logits use binary_cross_entropy_with_logits")
+    loss = BinaryCrossEntropy.apply(x, y)
+    if weight is not None:
+        loss = loss * as_tensor(weight, x)
+    return _reduce(loss, reduction)
+
+
+class BCEWithLogits(Function):
+    """With L = 1 + (pos_weight - 1) y and softplus(-x) = log(1 + e^-x) (computed stably):
+        loss = (1 - y) x + L softplus(-x)        (= -[pw y log s(x) + (1-y) log(1 - s(x))])
+        dx = (1 - y) - L sigmoid(-x),   dy = -x + (pos_weight - 1) softplus(-x)"""
+
+    def forward(self, x, y, *pw):
+        sp = np.logaddexp(0, -x)
+        if pw:
+            return (1 - y) * x + (1 + (pw[0] - 1) * y) * sp
+        return (1 - y) * x + sp
+
+    def backward(self, g):
+        from .elementwise import exp, log1p, abs as abs_
+        from .arithmetic import maximum, where
+        x, y = self.inputs[0], self.inputs[1]
+        pw = self.inputs[2] if len(self.inputs) == 3 else None
+        needs = self.needs_input_grad
+        # sigmoid(-x) and softplus(-x) from exp(-|x|), which never overflows
+        e = exp(-abs_(x))
+        neg = (x.data < 0)
+        sig_negx = where(neg, 1 / (1 + e), e / (1 + e))
+        softplus_negx = log1p(e) + maximum(-x, 0.0)
+        lw = 1 + (pw - 1) * y if pw is not None else None
+        gx = gy = gp = None
+        if needs[0]:
+            gx = g * ((1 - y) - (lw * sig_negx if lw is not None else sig_negx))
+        if needs[1]:
+            gy = g * (-x + (pw - 1) * softplus_negx) if pw is not None else g * -x
+        if pw is not None and needs[2]:
+            gp = g * y * softplus_negx
+        return (gx, gy, gp) if pw is not None else (gx, gy)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction: str = "mean", pos_weight=None):
+    """Log loss on logits: sigmoid and log loss fused through softplus, so logits of magnitude 100 (or
+    1e4) give finite values and gradients.  pos_weight (broadcast along the last axis, one per class)
+    multiplies the positive term; weight multiplies each element's loss."""
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    x = as_tensor(input)
+    y = as_tensor(target, x)
+    _same_shape("binary_cross_entropy_with_logits", x, y)
+    if pos_weight is None:
+        loss = BCEWithLogits.apply(x, y)
+    else:
+        pw = as_tensor(pos_weight, x)
+        try:
+            np.broadcast_shapes(pw.shape, x.shape)
+        except ValueError:
+            raise ValueError(f"binary_cross_entropy_with_logits: pos_weight of shape {tuple(pw.shape)} does not "
+                             f"broadcast with input of shape {tuple(x.shape)}") from None
+        loss = BCEWithLogits.apply(x, y, pw)
+    if weight is not None:
+        loss = loss * as_tensor(weight, x)
+    return _reduce(loss, reduction)
+
+
+# ---------------------------------------------------------------------- regression losses
+def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
+    """Mean squared error: (x - y)^2 per element, reduced.  Shapes must match (PyTorch only warns)."""
+    _check_reduction(reduction, "mse_loss")
+    x = as_tensor(input)
+    y = as_tensor(target, x)
+    _same_shape("mse_loss", x, y)
+    d = x - y
+    loss = d * d
+    if weight is not None:
+        loss = loss * as_tensor(weight, x)
+    return _reduce(loss, reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
+    """Mean absolute error: |x - y| per element, reduced (gradient sign(x - y), 0 at 0)."""
+    from .elementwise import abs as abs_
+    _check_reduction(reduction, "l1_loss")
+    x = as_tensor(input)
+    y = as_tensor(target, x)
+    _same_shape("l1_loss", x, y)
+    loss = abs_(x - y)
+    if weight is not None:
+        loss = loss * as_tensor(weight, x)
+    return _reduce(loss, reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta  (d = x - y); beta = 0 is the L1 loss."""
+    from .elementwise import abs as abs_
+    from .arithmetic import where
+    _check_reduction(reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    x = as_tensor(input)
+    y = as_tensor(target, x)
+    _same_shape("smooth_l1_loss", x, y)
+    d = x - y
+    ad = abs_(d)
+    if beta == 0.0:
+        return _reduce(ad, reduction)
+    loss = where(ad.data < beta, d * d * (0.5 / beta), ad - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None):
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)  (d = x - y); = delta * smooth_l1(beta=delta)."""
+    from .elementwise import abs as abs_
+    from .arithmetic import where
+    _check_reduction(reduction, "huber_loss")
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    x = as_tensor(input)
+    y = as_tensor(target, x)
+    _same_shape("huber_loss", x, y)
+    d = x - y
+    ad = abs_(d)
+    loss = where(ad.data < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
+    if weight is not None:
+        loss = loss * as_tensor(weight, x)
+    return _reduce(loss, reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):
+    """KL(target || model) pointwise, with input the model's log-probabilities:
+        target (log q - input) = xlogy(q, q) - q input   (0 where q = 0),   or with log_target
+        exp(t) (t - input).
+    'batchmean' divides the sum by the batch size input.shape[0] (the mathematical KL divergence);
+    'mean' divides by the number of elements, as PyTorch does."""
+    from .elementwise import exp, log
+    from .arithmetic import where
+    _check_reduction(reduction, "kl_div", _REDUCTIONS + ("batchmean",))
+    x = as_tensor(input)
+    t = as_tensor(target, x)
+    _same_shape("kl_div", x, t)
+    if log_target:
+        loss = exp(t) * (t - x)
+    else:
+        pos = t.data > 0
+        safe = where(pos, t, 1.0)  # log(1) = 0: xlogy(0, 0) = 0 and a finite gradient
+        loss = where(pos, t * log(safe), 0.0) - t * x
+    if reduction == "batchmean":
+        n = x.shape[0] if x.ndim else 1
+        return loss.sum() / n
+    return _reduce(loss, reduction)
+
+
+__all__ = ["cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
+           "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div"]

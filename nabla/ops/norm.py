@@ -1,0 +1,172 @@
+"""Normalisation: batch norm and layer norm, each one fused Function.
+
+Both normalise x over a set of axes A (M elements per statistic) and apply a per-feature affine map:
+    mu = mean_A(x),  var = mean_A((x - mu)^2)  (biased),  r = 1 / sqrt(var + eps)
+    xh = (x - mu) r,  y = w xh + b
+With dxh = g w, the gradient is (the classic three-term formula)
+    dx = r / M * (M dxh - sum_A(dxh) - xh sum_A(dxh xh)),  dw = sum(g xh),  db = sum(g)
+where dw and db sum over every axis w does not have.  The backward below is written with nabla ops
+on the inputs (recomputing mu and r from x), so that grad-of-grad is exact; when nothing is recorded
+the same formula runs on the arrays saved in forward.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..autograd.grad_mode import _GradState
+from ..autograd.tensor import Tensor
+from ._util import as_tensor
+from .shape import reshape
+
+
+def _const(a) -> Tensor:
+    return Tensor._make(np.asarray(a), None)
+
+
+class _Normalize(Function):
+    """y = w * (x - mean_A x) / sqrt(var_A x + eps) + b.  ``axes`` are the statistics' axes,
+    ``pshape`` the shape w and b broadcast to (e.g. (1, C, 1, 1) for batch norm)."""
+
+    def __init__(self, axes, pshape, eps, stats=None):
+        self.axes, self.pshape, self.eps = axes, pshape, eps
+        self.stats = stats  # a dict that receives the batch mean and variance (running statistics)
+
+    def forward(self, x, *wb):
+        mean = x.mean(axis=self.axes, keepdims=True)
+        xc = x - mean
+        var = np.mean(np.square(xc), axis=self.axes, keepdims=True)
+        if self.stats is not None:
+            self.stats["mean"], self.stats["var"] = mean, var
+        invstd = 1.0 / np.sqrt(var + self.eps)
+        xhat = xc
+        xhat *= invstd  # xc is a fresh array: normalise in place, one copy fewer
+        self.xhat, self.invstd = xhat, invstd.astype(x.dtype, copy=False)
+        if not wb:
+            return xhat.copy()
+        w, b = wb
+        y = xhat * w.reshape(self.pshape)
+        y += b.reshape(self.pshape)
+        return y
+
+    def backward(self, g):
+        x = self.inputs[0]
+        has_wb = len(self.inputs) == 3
+        axes = self.axes
+        m = math.prod(x.shape[a] for a in axes)
+        needs = self.needs_input_grad
+        if not _GradState.enabled:
+            gd, xhat = g.data, self.xhat
+            gx = gw = gb = None
+            if has_wb and needs[2]:
+                gb = _const(gd)  # the engine sums it to b's shape
+            gxh = gd * self.inputs[1].data.reshape(self.pshape) if has_wb else gd
+            if has_wb and needs[1]:
+                gw = _const(gd * xhat)
+            if needs[0]:
+                s1 = gxh.sum(axis=axes, keepdims=True)
+                s2 = (gxh * xhat).sum(axis=axes, keepdims=True)
+                gxa = gxh * m
+                gxa -= s1
+                gxa -= xhat * s2
+                gxa *= self.invstd / m
+                gx = _const(gxa)
+            return (gx, gw, gb) if has_wb else gx
+        # recorded backward (create_graph): the same formula on tensors, statistics recomputed from x
+        mean = x.mean(dim=axes, keepdim=True)
+        xc = x - mean
+        invstd = ((xc * xc).mean(dim=axes, keepdim=True) + self.eps) ** -0.5
+        xhat = xc * invstd
+        gxh = g * reshape(self.inputs[1], self.pshape) if has_wb else g
+        gx = gw = gb = None
+        if needs[0]:
+            s1 = gxh.sum(dim=axes, keepdim=True)
+            s2 = (gxh * xhat).sum(dim=axes, keepdim=True)
+            gx = (invstd / m) * (gxh * m - s1 - xhat * s2)
+        if has_wb:
+            gw = g * xhat if needs[1] else None
+            gb = g if needs[2] else None
+            return gx, gw, gb
+        return gx
+
+
+def _affine_inputs(x, weight, bias, n):
+    """(w, b) as tensors of x's dtype (ones/zeros where one is None), or () when both are None."""
+    if weight is None and bias is None:
+        return ()
+    w = as_tensor(weight) if weight is not None else _const(np.ones(n, dtype=x.dtype))
+    b = as_tensor(bias) if bias is not None else _const(np.zeros(n, dtype=x.dtype))
+    return (w, b)
+
+
+def batch_norm(input, running_mean=None, running_var=None, weight=None, bias=None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5):
+    """Batch normalisation over (N, C, *): statistics per channel C over the batch and spatial axes.
+
+    training (or no running statistics): normalise with the batch mean and biased variance, and update
+        running_mean <- (1 - momentum) running_mean + momentum mean
+        running_var  <- (1 - momentum) running_var  + momentum var * M / (M - 1)   (unbiased, as PyTorch)
+    evaluation: y = (x - running_mean) / sqrt(running_var + eps) * w + b."""
+    x = as_tensor(input)
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input of shape (N, C, *), got {tuple(x.shape)}")
+    c = x.shape[1]
+    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise ValueError(f"batch_norm: {name} of shape {tuple(t.shape)} does not match the {c} channels of "
+                             f"input {tuple(x.shape)} (expected ({c},))")
+    axes = (0,) + tuple(range(2, x.ndim))
+    pshape = (1, c) + (1,) * (x.ndim - 2)
+    use_batch_stats = training or running_mean is None or running_var is None
+    if not use_batch_stats:
+        rm = running_mean.data.reshape(pshape)
+        invstd = 1.0 / np.sqrt(running_var.data.reshape(pshape) + eps)
+        if weight is None:
+            scale = _const((invstd).astype(x.dtype))
+        else:
+            scale = reshape(weight, pshape) * _const(invstd.astype(x.dtype))
+        shift = -_const(rm.astype(x.dtype)) * scale
+        if bias is not None:
+            shift = shift + reshape(bias, pshape)
+        return x * scale + shift
+    m = x.data.size // max(c, 1)
+    if training and m <= 1:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
+                         f"shape {tuple(x.shape)}")
+    stats = {}
+    out = _Normalize.apply(x, *_affine_inputs(x, weight, bias, c), axes=axes, pshape=pshape, eps=eps, stats=stats)
+    if training and running_mean is not None and running_var is not None:
+        mean, var = stats["mean"], stats["var"]
+        rm, rv = running_mean.data, running_var.data
+        rm *= 1.0 - momentum
+        rm += momentum * mean.reshape(c)
+        rv *= 1.0 - momentum
+        rv += momentum * var.reshape(c) * (m / (m - 1))
+        running_mean._bump()
+        running_var._bump()
+    return out
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
+    """Layer normalisation over the last len(normalized_shape) axes (statistics per sample);
+    weight and bias have shape normalized_shape."""
+    x = as_tensor(input)
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(int(s) for s in normalized_shape)
+    k = len(normalized_shape)
+    if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k:]) != normalized_shape:
+        raise ValueError(f"layer_norm: input of shape {tuple(x.shape)} does not end with normalized_shape "
+                         f"{normalized_shape}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != normalized_shape:
+            raise ValueError(f"layer_norm: {name} of shape {tuple(t.shape)} should have normalized_shape "
+                             f"{normalized_shape}")
+    axes = tuple(range(x.ndim - k, x.ndim))
+    wb = _affine_inputs(x, weight, bias, normalized_shape)
+    return _Normalize.apply(x, *wb, axes=axes, pshape=normalized_shape, eps=eps)
+
+
+__all__ = ["batch_norm", "layer_norm"]
