@@ -10,3 +10,6 @@ from .elementwise import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
 from .reduce import *  # noqa: F401,F403
 from .index import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
+from .norm import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403
