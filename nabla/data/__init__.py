@@ -1,0 +1,12 @@
+"""Data: datasets, samplers, DataLoader, batch transforms, and real data sets (torch.utils.data names)."""
+from . import datasets, transforms  # noqa: F401
+from .dataloader import DataLoader, default_collate, default_convert
+from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from .datasets import get_dataset, list_datasets
+from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
+                      WeightedRandomSampler)
+
+__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "Sampler",
+           "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler",
+           "DataLoader", "default_collate", "default_convert", "datasets", "transforms", "get_dataset",
+           "list_datasets"]

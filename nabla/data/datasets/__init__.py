@@ -1,0 +1,64 @@
+"""Real data sets from installed packages, and a registry of them by name.
+
+``get_dataset("mnist", train=True)`` builds one by name; ``list_datasets()`` describes all of them
+(for ``nabla datasets``).  See ``base`` for where files are looked for and how they are cached.
+"""
+from __future__ import annotations
+
+from .base import ImageDataset
+from .cache import ChecksumError, DatasetNotFoundError, FetchError, data_root
+from .digits import Digits
+from .idx import CorruptFileError, read_idx, write_idx
+from .mnist import MNIST, MNIST5k, FashionMNIST
+
+__all__ = ["MNIST", "FashionMNIST", "MNIST5k", "Digits", "ImageDataset", "REGISTRY", "register",
+           "get_dataset", "list_datasets", "dataset_names", "data_root", "read_idx", "write_idx",
+           "ChecksumError", "CorruptFileError", "DatasetNotFoundError", "FetchError"]
+
+# name -> class; later issues register more (CIFAR-like sets, text corpora)
+REGISTRY: dict = {}
+_ALIASES: dict = {}
+
+
+def register(cls, *aliases):
+    """Add a data set class to the registry under ``cls.name`` (and any aliases)."""
+    REGISTRY[cls.name] = cls
+    for a in aliases:
+        _ALIASES[a] = cls.name
+    return cls
+
+
+register(MNIST)
+register(FashionMNIST, "fashion_mnist", "fashionmnist", "fmnist")
+register(MNIST5k, "mnist5k", "mnist_5k")
+register(Digits, "optdigits")
+
+
+def dataset_names() -> list:
+    return list(REGISTRY)
+
+
+def _resolve(name: str):
+    key = name.strip().lower()
+    key = _ALIASES.get(key, key)
+    if key not in REGISTRY:
+        raise ValueError(f"unknown data set {name!r}; valid names: {', '.join(REGISTRY)}")
+    return REGISTRY[key]
+
+
+def get_dataset(name: str, *args, **kwargs):
+    """Build the data set registered as ``name`` (case and ``_``/``-`` spellings accepted)."""
+    return _resolve(name)(*args, **kwargs)
+
+
+def list_datasets(root=None) -> list:
+    """One dict per registered data set: name, description, sizes (per split), image shape, number of
+    classes, whether it is present locally (loadable without fetching), and how to install it."""
+    out = []
+    for name, cls in REGISTRY.items():
+        out.append({"name": name, "description": cls.description, "sizes": dict(cls.sizes),
+                    "train": cls.sizes.get("train"), "test": cls.sizes.get("test"),
+                    "shape": (1,) + tuple(cls.image_shape), "num_classes": len(cls.classes),
+                    "present": cls.is_present(root), "install": cls.install_hint(),
+                    "location": str(cls.folder(root))})
+    return out
