@@ -26,7 +26,10 @@ def _wrap(arr, requires_grad):
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (lists of floats become the default dtype)."""
     arr = _to_array(data, backend.resolve_dtype(dtype))
-    return Tensor(arr.copy() if arr is getattr(data, "data", data) else arr, requires_grad=requires_grad)
+    src = data.data if isinstance(data, Tensor) else data
+    if isinstance(src, np.ndarray) and np.may_share_memory(arr, src):  # ndarray.data is a buffer, not src
+        arr = arr.copy()
+    return Tensor(arr, requires_grad=requires_grad)
 
 
 def as_tensor(data, dtype=None) -> Tensor:
@@ -105,9 +108,12 @@ def randn(*size, dtype=None, requires_grad=False):
 
 def randint(low, high=None, size=(), dtype=None, requires_grad=False):
     """Integers in [low, high); ``randint(high, size=...)`` starts at 0."""
+    if isinstance(high, (tuple, list)) and size == ():  # randint(high, size), PyTorch's positional form
+        high, size = None, high
     if high is None:
         low, high = 0, low
-    return _wrap(backend.rng().integers(low, high, size=tuple(size)).astype(dtype or np.int64), requires_grad)
+    size = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
+    return _wrap(backend.rng().integers(low, high, size=size).astype(dtype or np.int64), requires_grad)
 
 
 def normal(mean=0.0, std=1.0, size=(), dtype=None, requires_grad=False):

@@ -27,9 +27,33 @@ class set_grad_enabled:
         _GradState.enabled = self.prev
         return False
 
+    def __call__(self, func):
+        """As a decorator: constructing it switched the mode, so switch back; calls of func use mode."""
+        _GradState.enabled = self.prev
+        return _wrap(func, self.mode)
+
+
+def _wrap(func, mode):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        prev = _GradState.enabled
+        _GradState.enabled = mode
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _GradState.enabled = prev
+
+    return wrapper
+
 
 class _GradModeContext:
     mode = True
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        if func is not None:  # bare ``@no_grad`` (no parentheses), as PyTorch allows
+            return _wrap(func, cls.mode)
+        return self
 
     def __enter__(self):
         self.prev = _GradState.enabled
@@ -41,18 +65,7 @@ class _GradModeContext:
         return False
 
     def __call__(self, func):
-        mode = self.mode
-
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            prev = _GradState.enabled
-            _GradState.enabled = mode
-            try:
-                return func(*args, **kwargs)
-            finally:
-                _GradState.enabled = prev
-
-        return wrapper
+        return _wrap(func, self.mode)
 
 
 class no_grad(_GradModeContext):

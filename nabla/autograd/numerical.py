@@ -47,6 +47,8 @@ def numerical_grad(f, inputs, eps: float = 1e-6, method: str = "central", grad_o
         raise ValueError(f"numerical_grad: method must be 'central' or 'forward', got {method!r}")
     single = isinstance(inputs, Tensor)
     tensors = _as_tuple(inputs)
+    if isinstance(grad_outputs, np.ndarray):  # one array is one cotangent, not a sequence of rows
+        grad_outputs = (grad_outputs,)
     cot = None if grad_outputs is None else tuple(g.data if isinstance(g, Tensor) else np.asarray(g)
                                                   for g in _as_tuple(grad_outputs))
     if cot is None:
