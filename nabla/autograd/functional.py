@@ -119,7 +119,7 @@ def jacobian(func, inputs, create_graph=False):
         for i, (g, x) in enumerate(zip(_zeros_for_unused(gs, xs), xs)):
             rows[i].append(g)
     from ..ops.shape import reshape
-    from ..ops.index import stack
+    from ..ops.shape import stack
     jac = tuple(reshape(stack(r, 0), out.shape + x.shape) for r, x in zip(rows, xs))
     if not create_graph:
         jac = tuple(j.detach() for j in jac)
