@@ -1,0 +1,5 @@
+"""nabla's activation ops against PyTorch (values and gradients, float32 and float64)."""
+from tests.ops.db_activation import OPS
+from tests.ops.opinfo import conformance_test
+
+test_matches_torch = conformance_test(OPS)
