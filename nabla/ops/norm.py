@@ -57,14 +57,17 @@ class _Normalize(Function):
         axes = self.axes
         m = math.prod(x.shape[a] for a in axes)
         needs = self.needs_input_grad
+        lead = x.ndim - len(self.pshape)
+        red = tuple(i for i in range(x.ndim) if i < lead or self.pshape[i - lead] == 1)  # axes w is shared over
+        wshape = self.inputs[1].shape if has_wb else None
         if not _GradState.enabled:
             gd, xhat = g.data, self.xhat
             gx = gw = gb = None
             if has_wb and needs[2]:
-                gb = _const(gd)  # the engine sums it to b's shape
+                gb = _const(gd.sum(axis=red).reshape(wshape))
             gxh = gd * self.inputs[1].data.reshape(self.pshape) if has_wb else gd
             if has_wb and needs[1]:
-                gw = _const(gd * xhat)
+                gw = _const((gd * xhat).sum(axis=red).reshape(wshape))
             if needs[0]:
                 s1 = gxh.sum(axis=axes, keepdims=True)
                 s2 = (gxh * xhat).sum(axis=axes, keepdims=True)
@@ -86,8 +89,8 @@ class _Normalize(Function):
             s2 = (gxh * xhat).sum(dim=axes, keepdim=True)
             gx = (invstd / m) * (gxh * m - s1 - xhat * s2)
         if has_wb:
-            gw = g * xhat if needs[1] else None
-            gb = g if needs[2] else None
+            gw = (reshape((g * xhat).sum(dim=red), wshape) if red else g * xhat) if needs[1] else None
+            gb = (reshape(g.sum(dim=red), wshape) if red else g) if needs[2] else None
             return gx, gw, gb
         return gx
 
