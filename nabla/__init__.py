@@ -11,6 +11,7 @@ from .ops import *  # noqa: F401,F403,E402
 from . import autograd  # noqa: F401
 
 __version__ = "0.1.0"
-from . import nn  # noqa: F401,E402
-from . import optim  # noqa: F401,E402
 from . import viz  # noqa: F401,E402
+from . import optim  # noqa: F401,E402
+from . import nn  # noqa: F401,E402
+from . import data  # noqa: F401,E402

@@ -35,7 +35,7 @@ class SoftmaxRegression(nn.Module):
 
 
 @register_model("linear-regression", "least-squares linear regression y = xW^T + b (MSE)", task="regression",
-                default_dataset="digits")
+                default_dataset="linear")
 def _linear_regression(in_shape, num_classes):
     return LinearRegression(math.prod(in_shape), 1)
 

@@ -65,6 +65,7 @@ class Trainer:
         self.epoch = 0  # epochs completed
         self.stop_training = False
         self.train_loader = None
+        self._loader_state = None
 
     # ------------------------------------------------------------------ one epoch
     def _train_epoch(self, loader, epoch, epochs):
@@ -180,9 +181,8 @@ class Trainer:
         }
         if self.scheduler is not None:
             state["scheduler"] = self.scheduler.state_dict()
-        gen = getattr(self.train_loader, "generator", None)
-        if isinstance(gen, np.random.Generator):
-            state["loader_rng"] = gen.bit_generator.state
+        if hasattr(self.train_loader, "state_dict"):  # the loader's shuffling generator
+            state["loader"] = self.train_loader.state_dict()
         return state
 
     def save_checkpoint(self, path) -> str:
@@ -200,16 +200,16 @@ class Trainer:
         self.history = {k: list(v) for k, v in state.get("history", {}).items()}
         if "rng" in state:
             backend.set_rng_state(state["rng"])
-        self._loader_rng = state.get("loader_rng")
+        self._loader_state = state.get("loader")
 
     def resume(self, path, train_data=None) -> dict:
         """Load a checkpoint written by ``save_checkpoint``; ``fit`` then continues where it stopped."""
         state = load_checkpoint(path)
         self.load_state_dict(state)
         loader = train_data if train_data is not None else self.train_loader
-        gen = getattr(loader, "generator", None)
-        if self._loader_rng is not None and isinstance(gen, np.random.Generator):
-            gen.bit_generator.state = self._loader_rng
+        if self._loader_state is not None and hasattr(loader, "load_state_dict"):
+            loader.load_state_dict(self._loader_state)
+        self.train_loader = loader
         return state
 
 

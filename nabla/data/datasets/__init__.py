@@ -10,8 +10,9 @@ from .cache import ChecksumError, DatasetNotFoundError, FetchError, data_root
 from .digits import Digits
 from .idx import CorruptFileError, read_idx, write_idx
 from .mnist import MNIST, MNIST5k, FashionMNIST
+from .synthetic import LinearData
 
-__all__ = ["MNIST", "FashionMNIST", "MNIST5k", "Digits", "ImageDataset", "REGISTRY", "register",
+__all__ = ["MNIST", "FashionMNIST", "MNIST5k", "Digits", "LinearData", "ImageDataset", "REGISTRY", "register",
            "get_dataset", "list_datasets", "dataset_names", "data_root", "read_idx", "write_idx",
            "ChecksumError", "CorruptFileError", "DatasetNotFoundError", "FetchError"]
 
@@ -32,6 +33,7 @@ register(MNIST)
 register(FashionMNIST, "fashion_mnist", "fashionmnist", "fmnist")
 register(MNIST5k, "mnist5k", "mnist_5k")
 register(Digits, "optdigits")
+register(LinearData)
 
 
 def dataset_names() -> list:
