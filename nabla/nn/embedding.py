@@ -150,7 +150,8 @@ class Embedding(Module):
                         norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False):
         """An Embedding holding ``embeddings`` (2-d), frozen by default."""
         if embeddings.ndim != 2:
-            raise ValueError(f"Embedding.from_pretrained: embeddings should be 2-d, got shape {tuple(embeddings.shape)}")
+            raise ValueError(f"Embedding.from_pretrained: embeddings should be 2-d, got shape "
+                             f"{tuple(embeddings.shape)}")
         rows, dim = embeddings.shape
         data = embeddings.data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
         return cls(rows, dim, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,

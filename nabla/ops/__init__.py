@@ -13,3 +13,4 @@ from .index import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
 from .norm import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
+from .reduce import norm  # noqa: F401,E402  (importing the submodule ops/norm.py rebinds `norm`; keep the reduction)

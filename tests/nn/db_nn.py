@@ -101,7 +101,8 @@ def bce_samples(rng):
 
 def bce_logits_samples(rng):
     y = (rng.uniform(size=(3, 4)) > 0.5) * 1.0
-    return [Sample((randn(rng, 3, 4) * 3, prob(rng, 3, 4)), dict(reduction=r), name=r) for r in ("mean", "sum", "none")] + [
+    return [Sample((randn(rng, 3, 4) * 3, prob(rng, 3, 4)), dict(reduction=r), name=r)
+            for r in ("mean", "sum", "none")] + [
         Sample((randn(rng, 3, 4), y, positive(rng, 4)), grad=(0,), name="weight"),
         Sample((randn(rng, 3, 4), y, None, positive(rng, 4)), grad=(0,), name="pos_weight"),
         Sample((randn(rng, 3, 4), prob(rng, 3, 4), positive(rng, 3, 4), positive(rng, 4)), grad=(0, 1),
