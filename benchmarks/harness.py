@@ -32,6 +32,42 @@ def worker_env() -> dict:
     return env
 
 
+def cpu_jiffies():
+    """(busy, total) CPU jiffies of the whole machine from /proc/stat, or None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            vals = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)  # idle + iowait
+    total = sum(vals[:8])  # guest time is already counted in user
+    return total - idle, total
+
+
+def machine_busy(seconds=0.5) -> float | None:
+    """Fraction of all CPUs busy over ``seconds`` (this process sleeps meanwhile)."""
+    a = cpu_jiffies()
+    time.sleep(seconds)
+    b = cpu_jiffies()
+    if a is None or b is None or b[1] == a[1]:
+        return None
+    return (b[0] - a[0]) / (b[1] - a[1])
+
+
+def wait_until_quiet(max_wait, threshold=0.15, log=print) -> float | None:
+    """Other people's processes spoil timings on a 2-CPU machine: wait (up to ``max_wait`` s) until the
+    machine is nearly idle.  Returns the last busy fraction seen."""
+    t0 = time.time()
+    busy = machine_busy()
+    warned = False
+    while busy is not None and busy > threshold and time.time() - t0 < max_wait:
+        if not warned:
+            log(f"  waiting for the machine to go quiet ({busy:.0%} of the CPUs busy)")
+            warned = True
+        busy = machine_busy(1.0)
+    return busy
+
+
 def run_worker(framework, name, config, iters=None, repeats=3, warmup=3, target=0.4, threads=2,
                timeout=600) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.worker", "--framework", framework, "--workload", name,
@@ -39,12 +75,21 @@ def run_worker(framework, name, config, iters=None, repeats=3, warmup=3, target=
            "--threads", str(threads), "--config", json.dumps(config)]
     if iters is not None:
         cmd += ["--iters", str(iters)]
+    j0, r0, w0 = cpu_jiffies(), os.times(), time.time()
     proc = subprocess.run(cmd, cwd=ROOT, env=worker_env(), capture_output=True, text=True, timeout=timeout)
+    j1, r1, w1 = cpu_jiffies(), os.times(), time.time()
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         return {"framework": framework, "workload": name,
                 "error": f"worker exited with {proc.returncode}: {proc.stderr.strip()[-2000:]}"}
-    return json.loads(lines[-1])
+    result = json.loads(lines[-1])
+    if j0 is not None and j1 is not None and j1[1] > j0[1]:
+        # CPU used by other processes while the worker ran, as a fraction of the machine
+        mine = (r1.children_user + r1.children_system) - (r0.children_user + r0.children_system)
+        ncpu = os.cpu_count() or 1
+        busy = (j1[0] - j0[0]) / (j1[1] - j0[1])
+        result["others_busy"] = max(0.0, busy - mine / max(w1 - w0, 1e-9) / ncpu)
+    return result
 
 
 def fmt_time(seconds: float) -> str:
@@ -66,15 +111,21 @@ def summarize(w, nabla_runs: list, torch_runs: list) -> dict:
             "goal": w.goal, "pass": ratio <= w.goal, "per": w.per[1], "pairs": len(ratios)}
 
 
-def bench_workload(w, pairs, repeats, warmup, target, threads, log=print) -> dict:
+def bench_workload(w, pairs, repeats, warmup, target, threads, log=print, quiet_wait=0.0,
+                   max_others=1.0, retries=3) -> dict:
     try:
         config = w.make_config()
     except Exception as e:  # noqa: BLE001 - a config that cannot be made skips the workload
         return {"workload": w.name, "goal": w.goal, "skipped": f"config: {type(e).__name__}: {e}"}
     nabla_runs, torch_runs, infos = [], [], {}
     iters = {"nabla": None, "torch": None}
-    for i in range(pairs):
-        for fw, runs in (("nabla", nabla_runs), ("torch", torch_runs)):
+    discarded = 0
+    i = 0
+    while i < pairs:
+        pair = {}
+        for fw in ("nabla", "torch"):
+            if quiet_wait:
+                wait_until_quiet(quiet_wait, log=log)
             r = run_worker(fw, w.name, config, iters[fw], repeats, warmup, target, threads)
             if "error" in r:
                 log(f"  {w.name}: {fw} worker failed: {r['error']}\n{r.get('traceback', '')}")
@@ -91,12 +142,24 @@ def bench_workload(w, pairs, repeats, warmup, target, threads, log=print) -> dic
                     log(f"  {w.name}: torch alone {fmt_time(out['torch_s'])} per {w.per[1]}")
                 return out
             iters[fw] = r["iters"]  # later runs reuse the first run's calibrated count
-            runs.append(r)
-        log(f"  {w.name} pair {i + 1}/{pairs}: nabla {fmt_time(nabla_runs[-1]['median'] / w.per[0])}, "
-            f"torch {fmt_time(torch_runs[-1]['median'] / w.per[0])} per {w.per[1]}, "
-            f"ratio {nabla_runs[-1]['median'] / torch_runs[-1]['median']:.3f}")
+            pair[fw] = r
+        others = max(pair[fw].get("others_busy", 0.0) for fw in pair)
+        msg = (f"  {w.name} pair {i + 1}/{pairs}: nabla {fmt_time(pair['nabla']['median'] / w.per[0])}, "
+               f"torch {fmt_time(pair['torch']['median'] / w.per[0])} per {w.per[1]}, "
+               f"ratio {pair['nabla']['median'] / pair['torch']['median']:.3f}, "
+               f"other processes used {others:.0%} of the CPUs")
+        if others > max_others and discarded < retries * pairs:
+            discarded += 1
+            log(msg + ": discarded, run again")
+            continue
+        log(msg)
+        nabla_runs.append(pair["nabla"])
+        torch_runs.append(pair["torch"])
+        i += 1
     s = summarize(w, nabla_runs, torch_runs)
-    s.update(config=config, iters=iters, info=infos)
+    s.update(config=config, iters=iters, info=infos, discarded_pairs=discarded,
+             others_busy=[max(a.get("others_busy", 0.0), b.get("others_busy", 0.0))
+                          for a, b in zip(nabla_runs, torch_runs)])
     return s
 
 
@@ -155,6 +218,11 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=3, help="untimed steps before timing")
     p.add_argument("--target", type=float, default=0.4, help="seconds per timed repeat")
     p.add_argument("--torch-threads", type=int, default=2)
+    p.add_argument("--quiet-wait", type=float, default=60.0,
+                   help="before each worker, wait up to this many seconds for the machine to go idle (0: never)")
+    p.add_argument("--max-others", type=float, default=0.1,
+                   help="discard and rerun a pair when other processes used more than this fraction of the "
+                        "CPUs during it (at most 3x --pairs reruns; 1: keep every pair)")
     p.add_argument("--json", default=None, help="also write the results to this file")
     p.add_argument("--list", action="store_true", help="list the workloads and exit")
     a = p.parse_args(argv)
@@ -173,7 +241,8 @@ def main(argv=None) -> int:
     for w in workloads:
         print(f"{w.name}: {w.description} (goal <= {w.goal}x, {w.source})", flush=True)
         results.append(bench_workload(w, a.pairs, a.repeats, a.warmup, a.target, a.torch_threads,
-                                      log=lambda s: print(s, flush=True)))
+                                      log=lambda s: print(s, flush=True), quiet_wait=a.quiet_wait,
+                                      max_others=a.max_others))
     infos = {}
     for r in results:
         for fw, info in r.get("info", {}).items():
@@ -182,6 +251,10 @@ def main(argv=None) -> int:
     print_header(machine, infos)
     print(f"{a.pairs} alternating pairs per workload, {a.repeats} repeats of ~{a.target} s each per process; "
           f"ratio = median over pairs of nabla/torch; times per operation ({time.time() - t0:.0f} s in all)")
+    noisy = [f"{r['workload']} ({r['discarded_pairs']} discarded, others up to {max(r['others_busy']):.0%})"
+             for r in results if r.get("others_busy") and (r["discarded_pairs"] or max(r["others_busy"]) > a.max_others)]
+    if noisy:
+        print("other processes competed for the CPUs during: " + ", ".join(noisy) + "; figures are less reliable")
     print()
     print_table(results)
     if a.json:
