@@ -10,7 +10,7 @@ from ..ops.activation import (tanh, sigmoid, logsigmoid, relu, leaky_relu, elu, 
 from ..ops.dropout import dropout, dropout1d, dropout2d, dropout3d  # noqa: F401
 from ..ops.loss import (cross_entropy, nll_loss, binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
                         mse_loss, l1_loss, smooth_l1_loss, huber_loss, kl_div)
-from ..ops.norm import batch_norm, layer_norm  # noqa: F401
+from ..ops.normalization import batch_norm, layer_norm  # noqa: F401
 from ..ops.shape import pad  # noqa: F401
 from .embedding import embedding  # noqa: F401
 from .linear import linear  # noqa: F401
@@ -53,3 +53,7 @@ __all__ = ["tanh", "sigmoid", "logsigmoid", "relu", "leaky_relu", "elu", "gelu",
            "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "l1_loss",
            "smooth_l1_loss", "huber_loss", "kl_div", "batch_norm", "layer_norm", "pad", "embedding", "linear",
            "normalize", "one_hot"]
+
+from ..ops.attention import scaled_dot_product_attention  # noqa: F401,E402
+from .attention import multi_head_attention_forward  # noqa: F401,E402
+__all__ += ["scaled_dot_product_attention", "multi_head_attention_forward"]

@@ -1,5 +1,5 @@
 """Normalisation layers: BatchNorm1d/2d/3d (statistics per channel over the batch) and LayerNorm
-(statistics per sample over the last dims).  The math is in nabla.ops.norm."""
+(statistics per sample over the last dims).  The math is in nabla.ops.normalization."""
 from __future__ import annotations
 
 import numpy as np

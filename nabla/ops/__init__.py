@@ -11,6 +11,6 @@ from .activation import *  # noqa: F401,F403
 from .reduce import *  # noqa: F401,F403
 from .index import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
-from .norm import *  # noqa: F401,F403
+from .normalization import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
-from .reduce import norm  # noqa: F401,E402  (importing the submodule ops/norm.py rebinds `norm`; keep the reduction)
+from .attention import *  # noqa: F401,F403

@@ -2,7 +2,7 @@
 import numpy as np
 
 import nabla as nb
-from nabla.ops.reduce import norm  # nabla.norm is shadowed while nabla/ops/norm.py (the module) exists
+from nabla.ops.reduce import norm
 from .opinfo import OpInfo, Sample, randn, positive
 
 

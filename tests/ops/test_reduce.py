@@ -162,8 +162,8 @@ def test_norm_gradient_at_zero_is_zero():
 
 
 def test_nabla_norm_is_the_reduction():
-    # nabla/ops/norm.py (batch/layer norm) is a submodule named like this function: importing it rebinds
-    # nabla.ops.norm (and so nabla.norm) to the module unless ops/__init__.py re-exports the function last.
+    # a submodule of nabla.ops named `norm` would rebind nabla.ops.norm (and so nabla.norm) to the module;
+    # batch/layer norm live in ops/normalization.py for that reason.
     assert callable(nb.norm) and nb.norm is norm
 
 
