@@ -16,3 +16,8 @@ from .loss import (MSELoss, L1Loss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, N
                    BCEWithLogitsLoss, KLDivLoss)
 from .regularization import l1_penalty, l2_penalty  # noqa: F401
 from . import utils  # noqa: F401,E402  (clip_grad_norm_, clip_grad_value_, ...)
+from .attention import MultiheadAttention, AdditiveAttention, BahdanauAttention  # noqa: F401,E402
+from .positional import (SinusoidalPositionalEncoding, PositionalEncoding, LearnedPositionalEncoding,  # noqa: F401,E402
+                         sinusoidal_positional_encoding)
+from .transformer import (TransformerEncoderLayer, TransformerDecoderLayer, TransformerEncoder,  # noqa: F401,E402
+                          TransformerDecoder, Transformer, generate_square_subsequent_mask)
