@@ -67,17 +67,19 @@ class Adagrad(Optimizer):
                 state["sum"] = np.full_like(x, group["initial_accumulator_value"])
             state["step"] += 1
             clr = lr / (1 + (state["step"] - 1) * lr_decay)
-            g = self._direction(x, self._grad_of(p), weight_decay, maximize)
-            s = state["sum"]
-            t = self._tmp(x, 1)
-            np.multiply(g, g, out=t)
-            s += t
-            np.sqrt(s, out=t)
-            t += eps
-            np.divide(g, t, out=t)
-            t *= -clr
-            x += t
+            self._blocked(self._kernel, (x, self._grad_of(p), state["sum"]), clr, eps, weight_decay, maximize)
             p._version += 1
+
+    def _kernel(self, x, g, s, clr, eps, weight_decay, maximize):
+        g = self._direction(x, g, weight_decay, maximize)
+        t = self._tmp(x, 1)
+        np.multiply(g, g, out=t)
+        s += t
+        np.sqrt(s, out=t)
+        t += eps
+        np.divide(g, t, out=t)
+        t *= -clr
+        x += t
 
 
 AdaGrad = Adagrad  # the notes' spelling

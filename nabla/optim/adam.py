@@ -67,7 +67,8 @@ class Adam(Optimizer):
         lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
         amsgrad, maximize = group["amsgrad"], group["maximize"]
-        decoupled = group["decoupled_weight_decay"]
+        decay = 1.0 - lr * weight_decay if group["decoupled_weight_decay"] else 1.0
+        coupled = 0.0 if group["decoupled_weight_decay"] else weight_decay
         for p in group["params"]:
             if p.grad is None:
                 continue
@@ -77,37 +78,38 @@ class Adam(Optimizer):
                 state["step"] = 0.0
                 state["exp_avg"] = np.zeros_like(x)
                 state["exp_avg_sq"] = np.zeros_like(x)
-                if amsgrad:
-                    state["max_exp_avg_sq"] = np.zeros_like(x)
+            if amsgrad and "max_exp_avg_sq" not in state:
+                state["max_exp_avg_sq"] = np.zeros_like(x)
             state["step"] += 1
             step = state["step"]
-            g = self._grad_of(p)
-            if weight_decay != 0 and decoupled:
-                x *= 1.0 - lr * weight_decay
-                g = self._direction(x, g, 0.0, maximize)
-            else:
-                g = self._direction(x, g, weight_decay, maximize)
-            m, v = state["exp_avg"], state["exp_avg_sq"]
-            t = self._tmp(x, 1)
-            np.subtract(g, m, out=t)  # m lerps toward g: m + (1 - beta1) * (g - m), as PyTorch
-            t *= 1.0 - beta1
-            m += t
-            v *= beta2
-            np.multiply(g, g, out=t)
-            t *= 1.0 - beta2
-            v += t
-            if amsgrad:
-                vmax = state["max_exp_avg_sq"]
-                np.maximum(vmax, v, out=vmax)
-                v = vmax
             bias_correction1 = 1 - beta1 ** step
             bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
-            np.sqrt(v, out=t)
-            t += eps * bias_correction2_sqrt
-            np.divide(m, t, out=t)
-            t *= -lr * bias_correction2_sqrt / bias_correction1
-            x += t
+            self._blocked(self._kernel, (x, self._grad_of(p), state["exp_avg"], state["exp_avg_sq"],
+                                         state.get("max_exp_avg_sq") if amsgrad else None),
+                          decay, coupled, maximize, beta1, beta2, eps * bias_correction2_sqrt,
+                          -lr * bias_correction2_sqrt / bias_correction1)
             p._version += 1
+
+    def _kernel(self, x, g, m, v, vmax, decay, weight_decay, maximize, beta1, beta2, eps_c, step_size):
+        if decay != 1.0:  # decoupled weight decay (AdamW) acts on the weights first
+            x *= decay
+        g = self._direction(x, g, weight_decay, maximize)
+        t = self._tmp(x, 1)
+        np.subtract(g, m, out=t)  # m lerps toward g: m + (1 - beta1) * (g - m), as PyTorch
+        t *= 1.0 - beta1
+        m += t
+        v *= beta2
+        np.multiply(g, g, out=t)
+        t *= 1.0 - beta2
+        v += t
+        if vmax is not None:
+            np.maximum(vmax, v, out=vmax)
+            v = vmax
+        np.sqrt(v, out=t)
+        t += eps_c
+        np.divide(m, t, out=t)
+        t *= step_size
+        x += t
 
 
 class AdamW(Adam):

@@ -56,36 +56,38 @@ class RMSprop(Optimizer):
             if not state:
                 state["step"] = 0.0
                 state["square_avg"] = np.zeros_like(x)
-                if momentum > 0:
-                    state["momentum_buffer"] = np.zeros_like(x)
-                if centered:
-                    state["grad_avg"] = np.zeros_like(x)
+            if momentum > 0 and "momentum_buffer" not in state:
+                state["momentum_buffer"] = np.zeros_like(x)
+            if centered and "grad_avg" not in state:
+                state["grad_avg"] = np.zeros_like(x)
             state["step"] += 1
-            g = self._direction(x, self._grad_of(p), weight_decay, maximize)
-            v = state["square_avg"]
-            t = self._tmp(x, 1)
-            v *= alpha
-            np.multiply(g, g, out=t)
-            t *= 1.0 - alpha
-            v += t
-            if centered:
-                m = state["grad_avg"]
-                np.subtract(g, m, out=t)  # lerp toward g, as PyTorch: m + (1 - alpha) * (g - m)
-                t *= 1.0 - alpha
-                m += t
-                np.multiply(m, m, out=t)
-                np.subtract(v, t, out=t)
-                np.sqrt(t, out=t)
-            else:
-                np.sqrt(v, out=t)
-            t += eps
-            np.divide(g, t, out=t)
-            if momentum > 0:
-                b = state["momentum_buffer"]
-                b *= momentum
-                b += t
-                np.multiply(b, -lr, out=t)
-            else:
-                t *= -lr
-            x += t
+            self._blocked(self._kernel, (x, self._grad_of(p), state["square_avg"], state.get("grad_avg"),
+                                         state.get("momentum_buffer")),
+                          lr, alpha, eps, weight_decay, momentum, centered, maximize)
             p._version += 1
+
+    def _kernel(self, x, g, v, m, b, lr, alpha, eps, weight_decay, momentum, centered, maximize):
+        g = self._direction(x, g, weight_decay, maximize)
+        t = self._tmp(x, 1)
+        v *= alpha
+        np.multiply(g, g, out=t)
+        t *= 1.0 - alpha
+        v += t
+        if centered:
+            np.subtract(g, m, out=t)  # lerp toward g, as PyTorch: m + (1 - alpha) * (g - m)
+            t *= 1.0 - alpha
+            m += t
+            np.multiply(m, m, out=t)
+            np.subtract(v, t, out=t)
+            np.sqrt(t, out=t)
+        else:
+            np.sqrt(v, out=t)
+        t += eps
+        np.divide(g, t, out=t)
+        if momentum > 0:
+            b *= momentum
+            b += t
+            np.multiply(b, -lr, out=t)
+        else:
+            t *= -lr
+        x += t

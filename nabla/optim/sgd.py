@@ -66,28 +66,37 @@ class SGD(Optimizer):
             if p.grad is None:
                 continue
             x = p.data
-            d = self._direction(x, self._grad_of(p), weight_decay, maximize)
+            buf, first = None, False
             if momentum != 0:
                 state = self.state[p]
                 buf = state.get("momentum_buffer")
                 if buf is None:
-                    buf = state["momentum_buffer"] = np.array(d, dtype=x.dtype, copy=True)
-                else:
-                    buf *= momentum
-                    if dampening != 0:
-                        t = self._tmp(x, 1)
-                        np.multiply(d, 1.0 - dampening, out=t)
-                        buf += t
-                    else:
-                        buf += d
-                if nesterov:
-                    t = self._tmp(x, 1)
-                    np.multiply(buf, momentum, out=t)
-                    t += d
-                    d = t
-                else:
-                    d = buf
-            t = self._tmp(x, 1)
-            np.multiply(d, -lr, out=t)
-            x += t
+                    buf = state["momentum_buffer"] = np.zeros_like(x)
+                    first = True
+            self._blocked(self._kernel, (x, self._grad_of(p), buf), lr, momentum, dampening, weight_decay,
+                          nesterov, maximize, first)
             p._version += 1
+
+    def _kernel(self, x, g, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, first):
+        d = self._direction(x, g, weight_decay, maximize)
+        if buf is not None:
+            if first:  # the buffer starts as the gradient itself, undampened (PyTorch's rule)
+                np.copyto(buf, d)
+            else:
+                buf *= momentum
+                if dampening != 0:
+                    t = self._tmp(x, 1)
+                    np.multiply(d, 1.0 - dampening, out=t)
+                    buf += t
+                else:
+                    buf += d
+            if nesterov:
+                t = self._tmp(x, 1)
+                np.multiply(buf, momentum, out=t)
+                t += d
+                d = t
+            else:
+                d = buf
+        t = self._tmp(x, 1)
+        np.multiply(d, -lr, out=t)
+        x += t

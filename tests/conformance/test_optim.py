@@ -183,3 +183,54 @@ def test_state_dict_structure_and_cross_loading(name):
     _compare(_run_nabla(opt_n2, pn2, grad, range(50, 100)), ref_t, "float32", name)
     _compare(_run_nabla(opt_n, pn, grad, range(50, 100)), _run_torch(opt_t2, pt2, grad, range(50, 100)),
              "float32", name)
+
+
+def test_end_to_end_mlp_training_matches_torch():
+    """nn.Linear MLP + CrossEntropyLoss + clip_grad_norm_ + Adam(weight_decay) + OneCycleLR (cycling beta1),
+    from identical weights: 40 steps of both frameworks agree to float32 rounding."""
+    nn = pytest.importorskip("nabla.nn")
+    from nabla.nn.utils import clip_grad_norm_
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((16, 8)).astype(np.float32)
+    y = rng.integers(0, 3, 16)
+    mn = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+    mt = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    with torch.no_grad():
+        for a, b in zip(mn.parameters(), mt.parameters()):
+            b.copy_(torch.from_numpy(a.data.copy()))
+    on = optim.Adam(mn.parameters(), lr=1e-2, weight_decay=1e-3)
+    ot = torch.optim.Adam(mt.parameters(), lr=1e-2, weight_decay=1e-3)
+    sn = optim.lr_scheduler.OneCycleLR(on, max_lr=0.05, total_steps=40)
+    st = torch.optim.lr_scheduler.OneCycleLR(ot, max_lr=0.05, total_steps=40)
+    xn, yn, xt, yt = nabla.Tensor(X), nabla.Tensor(y), torch.from_numpy(X), torch.from_numpy(y)
+    for _ in range(39):
+        on.zero_grad()
+        nn.CrossEntropyLoss()(mn(xn), yn).backward()
+        norm_n = clip_grad_norm_(mn.parameters(), 0.5)
+        on.step()
+        sn.step()
+        ot.zero_grad()
+        torch.nn.CrossEntropyLoss()(mt(xt), yt).backward()
+        norm_t = torch.nn.utils.clip_grad_norm_(mt.parameters(), 0.5)
+        ot.step()
+        st.step()
+        np.testing.assert_allclose(norm_n.data, norm_t.numpy(), rtol=1e-4, atol=1e-6)
+    for a, b in zip(mn.parameters(), mt.parameters()):
+        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["sgd_nesterov", "adagrad_decay", "rmsprop_centered_momentum", "adam_amsgrad",
+                                  "adamw"])
+def test_large_parameter_matches_torch(name):
+    """A parameter larger than the optimizers' block size (updated block by block)."""
+    cls, kwargs = CASES[name]
+    rng = np.random.default_rng(4)
+    start = rng.standard_normal((300, 250)).astype(np.float32)
+    grads = [rng.standard_normal((300, 250)).astype(np.float32) for _ in range(10)]
+    pn, pt = _nabla_params([start]), _torch_params([start])
+    opt_n, opt_t = getattr(optim, cls)(pn, **kwargs), getattr(torch.optim, cls)(pt, **kwargs)
+    for g in grads:
+        pn[0].grad, pt[0].grad = nabla.Tensor(g + pn[0].data), torch.from_numpy(g + pt[0].detach().numpy())
+        opt_n.step()
+        opt_t.step()
+    np.testing.assert_allclose(pn[0].data, pt[0].detach().numpy(), **TOL["float32"])

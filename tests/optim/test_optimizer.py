@@ -332,3 +332,60 @@ def test_adamw_default_weight_decay_and_aliases():
     assert optim.Adam([a]).defaults["weight_decay"] == 0
     assert optim.AdaGrad is optim.Adagrad
     assert optim.SGD([a]).defaults["lr"] == 1e-3  # PyTorch's default
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_blocked_update_equals_whole_array_update(cls, monkeypatch):
+    """Large arrays are updated block by block (cache-friendly); the result is bit-identical."""
+    from nabla.optim import optimizer as base
+    rng = np.random.default_rng(0)
+    n = base._BLOCK * 2 + 123
+    start = rng.standard_normal(n).astype(np.float32)
+    grads = [rng.standard_normal(n).astype(np.float32) for _ in range(3)]
+    kwargs = dict(KW[cls], weight_decay=0.1)
+
+    def run(block, make):
+        monkeypatch.setattr(base, "_BLOCK", block)
+        p = make(start.copy())
+        opt = cls([p], **kwargs)
+        for g in grads:
+            p.grad = nabla.Tensor(g.copy().reshape(p.shape))
+            opt.step()
+        return p.data.reshape(-1).copy()
+
+    def flat(a):
+        return nabla.Tensor(a, requires_grad=True)
+
+    def strided(a):  # a non-contiguous parameter: done in one piece
+        big = np.zeros(2 * n, np.float32)
+        big[::2] = a
+        return nabla.Tensor._make(big[::2], None).requires_grad_()
+
+    whole = run(10 ** 9, flat)
+    np.testing.assert_array_equal(run(base._BLOCK, flat), whole)
+    np.testing.assert_array_equal(run(base._BLOCK, strided), whole)
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_threaded_update_is_identical(cls):
+    from nabla.optim import optimizer as base
+    rng = np.random.default_rng(1)
+    n = base._BLOCK * 5 + 7
+    start = rng.standard_normal(n).astype(np.float32)
+    grads = [rng.standard_normal(n).astype(np.float32) for _ in range(3)]
+    results = []
+    old = optim.get_num_threads()
+    try:
+        for threads in (1, 3):
+            optim.set_num_threads(threads)
+            p = nabla.Tensor(start.copy(), requires_grad=True)
+            opt = cls([p], **KW[cls])
+            for g in grads:
+                p.grad = nabla.Tensor(g)
+                opt.step()
+            results.append(p.data)
+    finally:
+        optim.set_num_threads(old)
+    np.testing.assert_array_equal(results[0], results[1])
+    with pytest.raises(ValueError, match="positive number of threads"):
+        optim.set_num_threads(0)
