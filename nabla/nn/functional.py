@@ -57,3 +57,11 @@ __all__ = ["tanh", "sigmoid", "logsigmoid", "relu", "leaky_relu", "elu", "gelu",
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401,E402
 from .attention import multi_head_attention_forward  # noqa: F401,E402
 __all__ += ["scaled_dot_product_attention", "multi_head_attention_forward"]
+from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401,E402
+from ..ops.pool import (max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adaptive_avg_pool1d,  # noqa: F401,E402
+                        adaptive_avg_pool2d, adaptive_max_pool2d, max_unpool2d)
+from ..ops.upsample import interpolate, upsample, upsample_nearest, upsample_bilinear  # noqa: F401,E402
+from ..ops.lrn import local_response_norm  # noqa: F401,E402
+__all__ += ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d",
+            "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "max_unpool2d",
+            "interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "local_response_norm"]

@@ -14,3 +14,7 @@ from .loss import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403,E402
+from .pool import *  # noqa: F401,F403,E402
+from .upsample import *  # noqa: F401,F403,E402
+from .lrn import *  # noqa: F401,F403,E402

@@ -1,0 +1,72 @@
+from .db_pool import OPS
+from .opinfo import gradcheck_tests
+
+test_gradcheck, test_gradgradcheck = gradcheck_tests(OPS)
+
+
+# ---------------------------------------------------------------------------------------------- hand-written
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import nabla as nb  # noqa: E402
+
+
+def test_max_pool_ties_send_the_gradient_to_the_first_max_like_torch():
+    torch = pytest.importorskip("torch")
+    x = np.maximum(np.random.default_rng(0).standard_normal((2, 3, 6, 7)), 0)  # many all-zero windows
+    for kw in (dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)):
+        xn, xt = nb.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        nb.max_pool2d(xn, **kw).sum().backward()
+        torch.nn.functional.max_pool2d(xt, **kw).sum().backward()
+        np.testing.assert_array_equal(xn.grad.data, xt.grad.numpy())
+
+
+def test_max_unpool_inverts_max_pool():
+    x = nb.tensor(np.abs(np.random.default_rng(1).standard_normal((2, 3, 6, 8))) + 0.1)
+    y, idx = nb.max_pool2d(x, 2, return_indices=True)
+    back = nb.max_unpool2d(y, idx, 2)
+    assert back.shape == x.shape
+    kept = back.data != 0
+    np.testing.assert_array_equal(back.data[kept], x.data[kept])  # maxima return to where they were
+    np.testing.assert_array_equal(nb.max_pool2d(back, 2).data, y.data)  # and pool to the same values
+    assert kept.sum() == y.numel()
+
+
+def test_pooling_keeps_channels_last_layout_and_values():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 4, 6, 6))
+    x_cl = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    for f in (lambda t: nb.max_pool2d(t, 3, 2, 1), lambda t: nb.avg_pool2d(t, 2)):
+        a, b = nb.Tensor(x, requires_grad=True), nb.Tensor(x_cl, requires_grad=True)  # Tensor() keeps the layout
+        ya, yb = f(a), f(b)
+        np.testing.assert_array_equal(ya.data, yb.data)
+        assert yb.data.strides[1] == yb.data.itemsize
+        ya.sum().backward()
+        yb.sum().backward()
+        np.testing.assert_array_equal(a.grad.data, b.grad.data)
+
+
+def test_eval_max_pool_skips_indices_but_matches():
+    x = nb.randn(2, 3, 7, 7)
+    with nb.no_grad():
+        a = nb.max_pool2d(x, 3, 2, 1)
+    b, _ = nb.max_pool2d(x, 3, 2, 1, return_indices=True)
+    np.testing.assert_array_equal(a.data, b.data)
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: nb.max_pool2d(nb.randn(1, 1, 2, 2), 3), ValueError, r"max_pool2d: input of shape \(1, 1, 2, 2\) is too small"),
+    (lambda: nb.max_pool2d(nb.randn(1, 1, 5, 5), 2, padding=2), ValueError, r"pad should be at most half"),
+    (lambda: nb.max_pool2d(nb.randn(5, 5), 2), ValueError, r"max_pool2d: expected an input of shape"),
+    (lambda: nb.avg_pool2d(nb.randn(1, 1, 2, 2), 3), ValueError, r"avg_pool2d: input of shape"),
+    (lambda: nb.max_unpool2d(nb.randn(1, 1, 2, 2), nb.zeros(1, 1, 2, 2, dtype=nb.int64), 2, output_size=(7, 7)),
+     ValueError, r"max_unpool2d: invalid output_size \(7, 7\)"),
+    (lambda: nb.max_unpool2d(nb.randn(1, 1, 2, 2), nb.zeros(1, 1, 2, 3, dtype=nb.int64), 2), ValueError,
+     r"indices of shape \(1, 1, 2, 3\)"),
+    (lambda: nb.max_unpool2d(nb.randn(1, 1, 2, 2), nb.full((1, 1, 2, 2), 16, dtype=nb.int64), 2), IndexError,
+     r"indices must be in \[0, 16\)"),
+    (lambda: nb.adaptive_avg_pool2d(nb.randn(1, 1, 4, 4), (0, 2)), ValueError, r"output_size must be positive"),
+])
+def test_bad_input_errors(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
