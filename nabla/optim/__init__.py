@@ -13,4 +13,5 @@ from .rmsprop import RMSprop
 from .adam import Adam, AdamW
 from . import lr_scheduler
 
-__all__ = ["Optimizer", "set_num_threads", "get_num_threads", "SGD", "Adagrad", "AdaGrad", "RMSprop", "Adam", "AdamW", "lr_scheduler"]
+__all__ = ["Optimizer", "set_num_threads", "get_num_threads", "SGD", "Adagrad", "AdaGrad", "RMSprop", "Adam",
+           "AdamW", "lr_scheduler"]

@@ -6,9 +6,9 @@ per-parameter ``state`` dict (momentum buffers, moment estimates, step counts). 
 each parameter's ``.grad`` and updates ``.data`` in place.
 
 The updates are plain NumPy on the raw arrays: ufuncs with ``out=`` into preallocated state buffers
-and one reusable scratch buffer per dtype, so a step makes no temporaries the size of the model and
-no Python loop runs over elements, only over parameters.  Each in-place update bumps the tensor's
-``_version`` so a graph that saved the old value notices.
+and reusable scratch buffers, so a step makes no temporaries the size of the model and no Python
+loop runs over elements, only over parameters (and over cache-sized blocks of large ones).
+Each in-place update bumps the tensor's ``_version`` so a graph that saved the old value notices.
 """
 from __future__ import annotations
 
@@ -217,8 +217,8 @@ class Optimizer:
         An update is a dozen elementwise passes; over blocks that fit in the L2 cache only the first
         read and last write of each array go to main memory, which makes a large update about a
         third faster.  With ``set_num_threads(n > 1)`` the blocks are shared among n threads (NumPy
-        releases the GIL inside ufuncs), as PyTorch spreads its update over its intra-op threads.  Arrays that are
-        not C-contiguous, or small, are done in one piece.
+        releases the GIL inside ufuncs), as PyTorch spreads its update over its intra-op threads.
+        Arrays that are not C-contiguous, or small, are done in one piece.
         """
         n = arrays[0].size
         if n <= _BLOCK or not all(a is None or a.flags.c_contiguous for a in arrays):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, required
+from .optimizer import Optimizer
 
 __all__ = ["SGD"]
 
