@@ -1,3 +1,8 @@
 """One module per claim of the notes: each runs, returns numbers, draws the plot."""
 from .base import Result, register_experiment, run_experiment, experiment_names, get_experiment, format_table  # noqa: F401
 from . import linear_regression  # noqa: F401
+from . import gd_variants  # noqa: F401
+from . import optimizers  # noqa: F401
+from . import local_minima  # noqa: F401
+from . import regularization  # noqa: F401
+from . import activations  # noqa: F401
