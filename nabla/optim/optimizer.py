@@ -150,10 +150,8 @@ class Optimizer:
             if not p.is_leaf:
                 raise ValueError(f"can't optimize a non-leaf Tensor (parameter {i} of the group, shape "
                                  f"{p.shape}, made by {p.grad_fn.name}); optimize the leaf it was computed from")
-            if not p.requires_grad:
-                raise ValueError(f"parameter {i} of the group (shape {p.shape}) does not require grad, so it "
-                                 "would never be updated; pass only trainable tensors, e.g. "
-                                 "[p for p in model.parameters() if p.requires_grad]")
+            # a frozen tensor (requires_grad=False) is accepted, as in PyTorch: it never gets a
+            # gradient, so step() skips it, and unfreezing it later makes it train
 
         for name, default in self.defaults.items():
             if default is required and name not in param_group:

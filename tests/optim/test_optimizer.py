@@ -58,6 +58,16 @@ def test_named_parameters_are_accepted():
     assert opt.state_dict()["param_groups"][0]["param_names"] == ["w", "b"]
 
 
+def test_frozen_parameters_are_accepted_and_left_alone():
+    frozen = nabla.Tensor(np.ones(2, np.float32))
+    a = _param(2)
+    opt = optim.Adam([a, frozen], lr=0.1)
+    (a * a).sum().backward()
+    opt.step()
+    np.testing.assert_array_equal(frozen.data, 1.0)
+    assert not np.allclose(a.data, _param(2).data)
+
+
 def test_errors_for_bad_params():
     a = _param(2)
     with pytest.raises(TypeError, match="iterable of Tensors or dicts"):
@@ -68,8 +78,6 @@ def test_errors_for_bad_params():
         optim.SGD({a})
     with pytest.raises(TypeError, match="can only optimize Tensors.*ndarray"):
         optim.SGD([np.zeros(2)])
-    with pytest.raises(ValueError, match="does not require grad"):
-        optim.SGD([nabla.Tensor(np.zeros(2, np.float32))])
     with pytest.raises(ValueError, match="non-leaf"):
         optim.SGD([a * 2])
     with pytest.raises(ValueError, match="twice"):
