@@ -70,16 +70,18 @@ def _pack_spec(n_tensors):
             3: [(0, 0, 1), (1, 0, 1), (2, 0, 1)]}[n_tensors]
 
 
-def _safe_softmax_(s):
-    """Softmax along the last axis, in place; rows that are all -inf give zeros instead of NaN."""
-    m = np.max(s, axis=-1, keepdims=True)
+def _safe_softmax_cols_(s):
+    """Softmax along axis -2, in place; columns that are all -inf give zeros instead of NaN.
+    (Attention keeps its scores transposed, keys along axis -2: NumPy reduces over a non-last axis
+    with contiguous elementwise passes, about 3x faster than over short last-axis rows.)"""
+    m = np.max(s, axis=-2, keepdims=True)
     dead = np.isneginf(m)
     has_dead = dead.any()
     if has_dead:
         m[dead] = 0.0
     s -= m
     np.exp(s, out=s)
-    z = np.sum(s, axis=-1, keepdims=True)
+    z = np.sum(s, axis=-2, keepdims=True)
     if has_dead:
         z[z == 0] = 1.0
     s /= z
@@ -111,27 +113,28 @@ class Attention(Function):
 
     def forward(self, *arrays):
         q, k, v = self._views(arrays)
-        s = np.matmul(q, k.swapaxes(-1, -2))
-        s *= self.scale
+        # scores transposed, S^T (..., S, L): see _safe_softmax_cols_
+        st = np.matmul(k, q.swapaxes(-1, -2))
+        st *= self.scale
         if self.has_mask:
-            mask = arrays[self.n_qkv if self.heads is not None else 3]
-            if np.broadcast_shapes(mask.shape, s.shape) == s.shape:
-                s += mask
+            mask_t = arrays[-1].swapaxes(-1, -2)
+            if np.broadcast_shapes(mask_t.shape, st.shape) == st.shape:
+                st += mask_t
             else:
-                s = s + mask
-        p = _safe_softmax_(s)
-        self.attn = p
-        self.drop = None
+                st = st + mask_t
+        pt = _safe_softmax_cols_(st)
+        self.attn_t = pt
+        self.drop_t = None
         if self.p > 0.0:
             keep = 1.0 - self.p
             if keep <= 0.0:
-                self.drop = np.zeros(p.shape, dtype=p.dtype)
+                self.drop_t = np.zeros(pt.shape, dtype=pt.dtype)
             else:
-                self.drop = np.multiply(backend.rng().random(p.shape, dtype=np.float32) < keep, 1.0 / keep,
-                                        dtype=p.dtype)
-            p = p * self.drop
-        self.attn_dropped = p
-        o = np.matmul(p, v)
+                self.drop_t = np.multiply(backend.rng().random(pt.shape, dtype=np.float32) < keep, 1.0 / keep,
+                                          dtype=pt.dtype)
+            pt = pt * self.drop_t
+        self.attn_dropped_t = pt
+        o = np.matmul(pt.swapaxes(-1, -2), v)
         return o if self.heads is None else self._merge(o)
 
     def backward(self, g):
@@ -144,27 +147,27 @@ class Attention(Function):
         gh = g.data
         if self.heads is not None:
             gh = _token_heads(gh, self.heads, self.batch_first, 0, 1)
-        p, pd = self.attn, self.attn_dropped
+        pt, pdt = self.attn_t, self.attn_dropped_t
         need_q, need_k, need_v = self._needs_qkv(needs)
-        gq = gk = gv = None
+        need_mask = self.has_mask and needs[-1]
+        gq = gk = gv = gmask = None
         if need_v:
-            gv = np.matmul(pd.swapaxes(-1, -2), gh)
-        if need_q or need_k or (self.has_mask and needs[-1]):
-            dp = np.matmul(gh, v.swapaxes(-1, -2))
-            if self.drop is not None:
-                dp *= self.drop
-            dp *= p
-            rs = dp.sum(axis=-1, keepdims=True)
-            dp -= p * rs                          # dS
-            gmask = Tensor._make(dp.copy() if (need_q or need_k) else dp, None) \
-                if self.has_mask and needs[-1] else None
-            dp *= self.scale
+            gv = np.matmul(pdt, gh)
+        if need_q or need_k or need_mask:
+            dst = np.matmul(v, gh.swapaxes(-1, -2))         # dP^T
+            if self.drop_t is not None:
+                dst *= self.drop_t
+            dst *= pt
+            cs = dst.sum(axis=-2, keepdims=True)
+            cs = pt * cs
+            dst -= cs                                       # dS^T = P^T * (dP^T - colsum(dP^T * P^T))
+            if need_mask:
+                gmask = Tensor._make(np.ascontiguousarray(dst.swapaxes(-1, -2)), None)
+            dst *= self.scale
             if need_q:
-                gq = np.matmul(dp, k)
+                gq = np.matmul(dst.swapaxes(-1, -2), k)
             if need_k:
-                gk = np.matmul(dp.swapaxes(-1, -2), q)
-        else:
-            gmask = None
+                gk = np.matmul(dst, q)
         grads = self._pack([gq, gk, gv], arrays, needs)
         if self.has_mask:
             grads.append(gmask)
@@ -199,7 +202,7 @@ class Attention(Function):
         q, k, v = _heads_tensors(ins, self.heads, self.batch_first, self.n_qkv)
         mask = self.inputs[-1] if self.has_mask else None
         p = _softmax_tensor(matmul_nt(q, k) * self.scale, mask)
-        drop = None if self.drop is None else Tensor._make(self.drop, None)
+        drop = None if self.drop_t is None else Tensor._make(self.drop_t.swapaxes(-1, -2), None)
         pd = p if drop is None else p * drop
         gh = g if self.heads is None else _split_heads(g, self.heads, self.batch_first, 0, 1)
         gv = matmul_tn(pd, gh)
