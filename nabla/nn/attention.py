@@ -31,6 +31,14 @@ def _shape(t):
     return None if t is None else tuple(t.shape)
 
 
+def _proj(x, w, b):
+    """linear(x, w, b) over the last axis, run as one 2-D matrix product: NumPy's matmul loops over the
+    leading axes of a 3-D operand, one small product each, about twice as slow here."""
+    if x.ndim == 2:
+        return linear(x, w, b)
+    return reshape(linear(reshape(x, (-1, x.shape[-1])), w, b), x.shape[:-1] + (w.shape[0],))
+
+
 def multi_head_attention_forward(query, key, value, embed_dim_to_check: int, num_heads: int, in_proj_weight,
                                  in_proj_bias, bias_k, bias_v, add_zero_attn: bool, dropout_p: float,
                                  out_proj_weight, out_proj_bias, training: bool = True, key_padding_mask=None,
@@ -88,12 +96,12 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check: int, num
                              f"in_proj_weight {_shape(in_proj_weight)}")
         W, b = in_proj_weight, in_proj_bias
         if query is key and key is value:
-            tensors = [linear(query, W, b)]
+            tensors = [_proj(query, W, b)]
         elif key is value:
-            tensors = [linear(query, W[:E], None if b is None else b[:E]),
-                       linear(key, W[E:], None if b is None else b[E:])]
+            tensors = [_proj(query, W[:E], None if b is None else b[:E]),
+                       _proj(key, W[E:], None if b is None else b[E:])]
         else:
-            tensors = [linear(x, W[i * E:(i + 1) * E], None if b is None else b[i * E:(i + 1) * E])
+            tensors = [_proj(x, W[i * E:(i + 1) * E], None if b is None else b[i * E:(i + 1) * E])
                        for i, x in enumerate((query, key, value))]
     else:
         for name, w, x in (("q_proj_weight", q_proj_weight, query), ("k_proj_weight", k_proj_weight, key),
@@ -102,7 +110,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check: int, num
                 raise ValueError(f"{op}: {name} of shape {_shape(w)} does not match the input's "
                                  f"{x.shape[-1]} features (expected ({E}, {x.shape[-1]}))")
         b = in_proj_bias
-        tensors = [linear(x, w, None if b is None else b[i * E:(i + 1) * E])
+        tensors = [_proj(x, w, None if b is None else b[i * E:(i + 1) * E])
                    for i, (x, w) in enumerate(((query, q_proj_weight), (key, k_proj_weight),
                                                (value, v_proj_weight)))]
 
@@ -167,7 +175,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check: int, num
         args = tensors + ([mask] if mask is not None else [])
         o = Attention.apply(*args, scale=scale, dropout_p=p, heads=H, batch_first=bf, n_qkv=len(tensors),
                             has_mask=mask is not None)
-    out = linear(o, out_proj_weight, out_proj_bias)
+    out = _proj(o, out_proj_weight, out_proj_bias)
     if unbatched:
         out = squeeze(out, 0)
         weights = None if weights is None else squeeze(weights, 0)

@@ -17,6 +17,7 @@ from .. import backend
 from ..autograd.tensor import Tensor
 from ..ops.activation import gelu, relu
 from ..ops.attention import causal_additive_mask
+from ..ops.shape import reshape
 from . import init
 from .attention import MultiheadAttention
 from .containers import ModuleList
@@ -50,6 +51,15 @@ def _check_features(name, x, d_model, what="src"):
     if x.ndim not in (2, 3) or x.shape[-1] != d_model:
         raise ValueError(f"{name}: expected {what} of shape (S, N, {d_model}), (N, S, {d_model}) with batch_first, "
                          f"or unbatched (S, {d_model}); got {tuple(x.shape)}")
+
+
+def _feed_forward(layer, x):
+    """linear2(dropout(activation(linear1(x)))) on the tokens flattened to 2-D: one matrix product per
+    linear instead of NumPy's loop over the leading axes of a 3-D operand."""
+    if x.ndim == 2:
+        return layer.linear2(layer.dropout(layer.activation(layer.linear1(x))))
+    y = layer.linear2(layer.dropout(layer.activation(layer.linear1(reshape(x, (-1, x.shape[-1]))))))
+    return reshape(y, x.shape)
 
 
 class TransformerEncoderLayer(Module):
@@ -92,7 +102,7 @@ class TransformerEncoderLayer(Module):
         return self.dropout1(x)
 
     def _ff_block(self, x):
-        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+        return self.dropout2(_feed_forward(self, x))
 
     def extra_repr(self) -> str:
         return f"d_model={self.d_model}, nhead={self.nhead}, norm_first={self.norm_first}"
@@ -153,7 +163,7 @@ class TransformerDecoderLayer(Module):
         return self.dropout2(x)
 
     def _ff_block(self, x):
-        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+        return self.dropout3(_feed_forward(self, x))
 
     def extra_repr(self) -> str:
         return f"d_model={self.d_model}, nhead={self.nhead}, norm_first={self.norm_first}"

@@ -28,6 +28,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import _GradState
 from ..autograd.tensor import Tensor
 from ._util import as_tensor
+from .arithmetic import where
 from .linalg import matmul, matmul_nt, matmul_tn
 from .shape import cat, permute, reshape
 
@@ -56,11 +57,6 @@ def _token_heads(a, heads, batch_first, part, parts):
         return a.reshape(n, length, parts, heads, e // (parts * heads))[:, :, part].transpose(0, 2, 1, 3)
     length, n, e = a.shape
     return a.reshape(length, n, parts, heads, e // (parts * heads))[:, :, part].transpose(1, 2, 0, 3)
-
-
-def _token_merge_into(out, oh, heads, batch_first, part, parts):
-    """Write (N, H, L, D) ``oh`` into part ``part`` of the token-layout array ``out``."""
-    _token_heads(out, heads, batch_first, part, parts)[...] = oh
 
 
 def _pack_spec(n_tensors):
@@ -105,12 +101,6 @@ class Attention(Function):
         return tuple(_token_heads(arrays[i], self.heads, self.batch_first, part, parts)
                      for i, part, parts in _pack_spec(self.n_qkv))
 
-    def _merge(self, oh):
-        n, h, length, d = oh.shape
-        if self.batch_first:
-            return oh.transpose(0, 2, 1, 3).reshape(n, length, h * d)
-        return oh.transpose(2, 0, 1, 3).reshape(length, n, h * d)
-
     def forward(self, *arrays):
         q, k, v = self._views(arrays)
         # scores transposed, S^T (..., S, L): see _safe_softmax_cols_
@@ -134,8 +124,13 @@ class Attention(Function):
                                           dtype=pt.dtype)
             pt = pt * self.drop_t
         self.attn_dropped_t = pt
-        o = np.matmul(pt.swapaxes(-1, -2), v)
-        return o if self.heads is None else self._merge(o)
+        if self.heads is None:
+            return np.matmul(pt.swapaxes(-1, -2), v)
+        # written straight into token layout (matmul into a strided view beats a copy afterwards)
+        n, h, length, dv = v.shape[0], v.shape[1], q.shape[2], v.shape[3]
+        out = np.empty((n, length, h * dv) if self.batch_first else (length, n, h * dv), dtype=v.dtype)
+        np.matmul(pt.swapaxes(-1, -2), v, out=_token_heads(out, h, self.batch_first, 0, 1))
+        return out
 
     def backward(self, g):
         if _GradState.enabled:
@@ -150,9 +145,10 @@ class Attention(Function):
         pt, pdt = self.attn_t, self.attn_dropped_t
         need_q, need_k, need_v = self._needs_qkv(needs)
         need_mask = self.has_mask and needs[-1]
+        outs = self._grad_buffers(arrays, needs)
         gq = gk = gv = gmask = None
         if need_v:
-            gv = np.matmul(pdt, gh)
+            gv = np.matmul(pdt, gh, out=outs[2])
         if need_q or need_k or need_mask:
             dst = np.matmul(v, gh.swapaxes(-1, -2))         # dP^T
             if self.drop_t is not None:
@@ -165,35 +161,31 @@ class Attention(Function):
                 gmask = Tensor._make(np.ascontiguousarray(dst.swapaxes(-1, -2)), None)
             dst *= self.scale
             if need_q:
-                gq = np.matmul(dst.swapaxes(-1, -2), k)
+                gq = np.matmul(dst.swapaxes(-1, -2), k, out=outs[0])
             if need_k:
-                gk = np.matmul(dst, q)
-        grads = self._pack([gq, gk, gv], arrays, needs)
+                gk = np.matmul(dst, q, out=outs[1])
+        if self.heads is None:
+            grads = [None if a is None else Tensor._make(a, None) for a in (gq, gk, gv)]
+        else:
+            grads = [Tensor._make(outs[-1][i], None) if i in outs[-1] else None for i in range(self.n_qkv)]
         if self.has_mask:
             grads.append(gmask)
         return tuple(grads)
+
+    def _grad_buffers(self, arrays, needs):
+        """Token layout: one gradient array per input tensor that needs one, and the (N, H, L, D) views of
+        it that q's, k's and v's gradients are written into; ``[None] * 3 + [{}]`` for plain inputs."""
+        if self.heads is None:
+            return [None, None, None, {}]
+        bufs = {i: np.empty(a.shape, dtype=a.dtype) for i, a in enumerate(arrays) if needs[i]}
+        views = [None if j not in bufs else _token_heads(bufs[j], self.heads, self.batch_first, part, parts)
+                 for j, part, parts in _pack_spec(self.n_qkv)]
+        return views + [bufs]
 
     def _needs_qkv(self, needs):
         if self.heads is None:
             return needs[0], needs[1], needs[2]
         return tuple(needs[i] for i, _, _ in _pack_spec(self.n_qkv))
-
-    def _pack(self, ghs, arrays, needs):
-        """Head gradients (arrays or None) -> gradients for the input tensors (Tensors or None)."""
-        if self.heads is None:
-            return [None if a is None else Tensor._make(a, None) for a in ghs]
-        out = []
-        spec = _pack_spec(self.n_qkv)
-        for i, arr in enumerate(arrays):
-            if not needs[i]:
-                out.append(None)
-                continue
-            buf = np.empty(arr.shape, dtype=arr.dtype)
-            for (j, part, parts), gh in zip(spec, ghs):
-                if j == i:
-                    _token_merge_into(buf, gh, self.heads, self.batch_first, part, parts)
-            out.append(Tensor._make(buf, None))
-        return out
 
     def _backward_recorded(self, g):
         """The same formulas in nabla ops (create_graph), P recomputed from the inputs."""
@@ -201,7 +193,16 @@ class Attention(Function):
         ins = self.inputs[:n_in]
         q, k, v = _heads_tensors(ins, self.heads, self.batch_first, self.n_qkv)
         mask = self.inputs[-1] if self.has_mask else None
-        p = _softmax_tensor(matmul_nt(q, k) * self.scale, mask)
+        s = matmul_nt(q, k) * self.scale
+        if mask is not None:
+            s = s + mask
+        dead = self.attn_t.sum(axis=-2)[..., None] == 0  # queries with every key masked: P = 0, as forward
+        zero = Tensor._make(np.zeros((), s.dtype), None)
+        if dead.any():
+            s = where(dead, zero, s)
+        p = _softmax_tensor(s, None)
+        if dead.any():
+            p = where(dead, zero, p)
         drop = None if self.drop_t is None else Tensor._make(self.drop_t.swapaxes(-1, -2), None)
         pd = p if drop is None else p * drop
         gh = g if self.heads is None else _split_heads(g, self.heads, self.batch_first, 0, 1)

@@ -86,6 +86,9 @@ def test_sdpa_fully_masked_query_gives_zeros():
     assert np.all(out.data[0, 1] == 0) and np.all(np.isfinite(out.data))
     out.sum().backward()
     assert all(np.all(np.isfinite(t.grad.data)) for t in (q, k, v))
+    f = lambda a, b, c: F.scaled_dot_product_attention(a, b, c, attn_mask=nb.tensor(mask))  # noqa: E731
+    gradcheck(f, (q, k, v))
+    gradgradcheck(f, (q, k, v))
 
 
 def test_sdpa_key_padding_mask_ignores_padding():
