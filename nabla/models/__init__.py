@@ -2,3 +2,11 @@
 from .registry import register_model, build_model, get_model_entry, model_names  # noqa: F401
 from .regression import LinearRegression, SoftmaxRegression  # noqa: F401
 from .mlp import MLP  # noqa: F401
+from .lenet import LeNet5, lenet5  # noqa: F401
+from .alexnet import AlexNet, alexnet, alexnet_small  # noqa: F401
+from .vgg import (VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn,  # noqa: F401
+                  vgg_small)
+from .googlenet import GoogLeNet, GoogLeNetOutputs, googlenet, googlenet_small, googlenet_loss  # noqa: F401
+from .resnet import (ResNet, BasicBlock, Bottleneck, CifarResNet, resnet18, resnet34, resnet50,  # noqa: F401
+                     resnet101, resnet152, resnet_small, resnet20, resnet32, resnet44, resnet56, resnet110,
+                     plain20, plain32, plain44, plain56, plain110)
