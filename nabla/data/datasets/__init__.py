@@ -64,3 +64,4 @@ def list_datasets(root=None) -> list:
                     "present": cls.is_present(root), "install": cls.install_hint(),
                     "location": str(cls.folder(root))})
     return out
+from . import text_registry  # noqa: E402,F401  (the text data sets: nabla.data.text)
