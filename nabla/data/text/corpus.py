@@ -198,8 +198,8 @@ class BibleCorpus(TextDataset, CharLMDataset):
             cls.parts = {cls.module.module: (cls.module.source, cls.module.files, cls.module.checksums)}
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(split={self.split!r}, split_by={self.split_by!r}, characters={len(self.ids):,}, "
-                f"seq_len={self.seq_len}, samples={len(self):,}, vocab={len(self.vocab)})")
+        return (f"{type(self).__name__}(split={self.split!r}, split_by={self.split_by!r}, "
+                f"characters={len(self.ids):,}, seq_len={self.seq_len}, samples={len(self):,}, vocab={len(self.vocab)})")
 
 
 class KJV(BibleCorpus):

@@ -58,7 +58,8 @@ class _RaggedIds:
         self.flat = np.asarray(flat, dtype=np.int64).reshape(-1)
         self.lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
         if int(self.lengths.sum()) != self.flat.size:
-            raise ValueError(f"PairDataset: lengths sum to {int(self.lengths.sum())} but {self.flat.size} ids were given")
+            raise ValueError(f"PairDataset: lengths sum to {int(self.lengths.sum())} but {self.flat.size} ids were "
+                             "given")
 
     def __len__(self):
         return len(self.lengths)

@@ -119,7 +119,8 @@ class Vocab:
 
     def __repr__(self) -> str:
         shown = ", ".join(repr(t) for t in self.itos[len(self.specials):len(self.specials) + 8])
-        return f"{type(self).__name__}(size={len(self)}, tokens=[{shown}{', ...' if len(self) > len(self.specials) + 8 else ''}])"
+        more = ", ..." if len(self) > len(self.specials) + 8 else ""
+        return f"{type(self).__name__}(size={len(self)}, tokens=[{shown}{more}])"
 
     @property
     def tokens(self) -> list:
