@@ -33,9 +33,14 @@ class Workload:
     config: Callable[[], dict] | None = None
     source: str = ""                  # where the goal comes from (issue number)
     per: tuple = (1, "step")          # (operations per step, their name): figures are shown per operation
+    smoke: dict | None = None         # config overrides for tests/test_benchmarks_smoke.py (e.g. a smaller
+                                      # batch), so that heavy workloads stay quick to test
 
-    def make_config(self) -> dict:
-        return dict(self.config()) if self.config is not None else {}
+    def make_config(self, smoke: bool = False) -> dict:
+        cfg = dict(self.config()) if self.config is not None else {}
+        if smoke and self.smoke:
+            cfg.update(self.smoke)
+        return cfg
 
     def setup(self, framework: str, cfg: dict | None = None) -> Callable:
         if framework not in ("nabla", "torch"):
