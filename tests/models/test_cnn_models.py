@@ -302,3 +302,67 @@ def test_registered_options_reach_the_model():
     assert build_model("googlenet-small", (1, 28, 28), 10, width=0.125).conv1.conv.out_channels == 8
     with pytest.raises(TypeError, match="has no option"):
         build_model("resnet20", (1, 28, 28), 10, depth=32)
+
+
+# ------------------------------------------------------------------ against PyTorch (the oracle), where installed
+def _torch_cifar_resnet(torch, n, in_channels, plain):
+    """He et al.'s CIFAR ResNet with option A, written directly in torch with the same module names."""
+    tnn, TF = torch.nn, torch.nn.functional
+
+    class Block(tnn.Module):
+        def __init__(self, inp, planes, stride):
+            super().__init__()
+            self.conv1 = tnn.Conv2d(inp, planes, 3, stride, 1, bias=False)
+            self.bn1 = tnn.BatchNorm2d(planes)
+            self.conv2 = tnn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+            self.bn2 = tnn.BatchNorm2d(planes)
+            self.stride, self.pad = stride, (planes - inp) // 2
+
+        def forward(self, x):
+            out = self.bn2(self.conv2(TF.relu(self.bn1(self.conv1(x)))))
+            if not plain:
+                s = self.stride
+                out = out + TF.pad(x[:, :, ::s, ::s], (0, 0, 0, 0, self.pad, self.pad))
+            return TF.relu(out)
+
+    class Net(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = tnn.Conv2d(in_channels, 16, 3, 1, 1, bias=False)
+            self.bn1 = tnn.BatchNorm2d(16)
+            self.layer1 = tnn.Sequential(*[Block(16, 16, 1) for _ in range(n)])
+            self.layer2 = tnn.Sequential(Block(16, 32, 2), *[Block(32, 32, 1) for _ in range(n - 1)])
+            self.layer3 = tnn.Sequential(Block(32, 64, 2), *[Block(64, 64, 1) for _ in range(n - 1)])
+            self.fc = tnn.Linear(64, 10)
+
+        def forward(self, x):
+            x = self.layer3(self.layer2(self.layer1(TF.relu(self.bn1(self.conv1(x))))))
+            return self.fc(x.mean((2, 3)))
+
+    return Net()
+
+
+@pytest.mark.parametrize("plain", [False, True], ids=["resnet20", "plain20"])
+def test_resnet20_matches_pytorch(plain):
+    torch = pytest.importorskip("torch")
+    model = (M.plain20 if plain else M.resnet20)(in_channels=1)
+    ref = _torch_cifar_resnet(torch, 3, 1, plain).double()
+    ref.load_state_dict({k: torch.from_numpy(np.array(v.data, dtype=np.float64)) for k, v in
+                         model.state_dict().items()})
+    model.double()
+    x = np.random.default_rng(0).standard_normal((3, 1, 16, 16))   # small: maps 16, 8, 4
+    y = np.array([0, 3, 9])
+    loss = nn.functional.cross_entropy(model(nb.tensor(x)), nb.tensor(y))      # training mode
+    loss.backward()
+    ref_loss = torch.nn.functional.cross_entropy(ref(torch.from_numpy(x)), torch.from_numpy(y))
+    ref_loss.backward()
+    assert loss.item() == pytest.approx(ref_loss.item(), rel=1e-9)
+    grads = dict(model.named_parameters())
+    for name, p in ref.named_parameters():
+        np.testing.assert_allclose(grads[name].grad.data, p.grad.numpy(), rtol=1e-7, atol=1e-10, err_msg=name)
+    for name, b in ref.named_buffers():    # running statistics moved alike
+        np.testing.assert_allclose(model.state_dict()[name].data, b.numpy(), rtol=1e-9, err_msg=name)
+    model.eval(), ref.eval()
+    with torch.no_grad(), nb.no_grad():
+        np.testing.assert_allclose(model(nb.tensor(x)).data,
+                                   ref(torch.from_numpy(x)).numpy(), rtol=1e-9, atol=1e-12)
