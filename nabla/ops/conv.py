@@ -21,11 +21,20 @@ How it runs (NumPy, measured on 2 cores; see benchmarks/workloads/conv.py):
   Extra memory: one output-sized temporary.  The weight gradient uses the same shifted slices against
   the gradient laid out on the padded grid; the input gradient adds kh*kw products G @ W_ij^T into
   strided windows of a padded buffer (col2im one offset at a time, never the unfolded matrix).
-- Strides > 1 or few channels: im2col through a strided window view (sliding_window_view) and one
-  matrix product; the unfolded matrix is built a batch chunk at a time, at most _COLS_BYTES
-  (32 MB) per chunk.  For 3x3, 64->64, 32x32, batch 64 it would be 151 MB, which is why that case takes
-  the shifted path instead (its extra memory: 17 MB output-sized temporaries, plus the padded input).
+- Strides > 1 or 5-15 channels: im2col through a strided window view (sliding_window_view) and one
+  matrix product; the unfolded matrix is built a batch chunk at a time, at most _COLS_BYTES (32 MB) per
+  chunk, and kept for the weight gradient when one chunk holds the whole batch.
+- 1 to 4 input channels (the first layer: grayscale, RGB): channel-major im2col, a (C*kh*kw, N*OH*OW)
+  matrix copied one kernel offset at a time from a channels-first padded copy (whole rows per copy),
+  also kept for the weight gradient (LeNet's first layer: 5 MB at batch 64).
 - Depthwise (one input channel per group): kh*kw broadcast multiply-adds, no matrix product.
+
+Memory, 3x3 64->64 on 64x64x32x32 float32 (input 16.8 MB): textbook im2col would unfold 151 MB.  Here the
+forward keeps the padded input (18.9 MB) for the weight gradient and writes its output on the padded
+grid (18.9 MB, 16.8 MB of it the result) with one output-sized temporary; the backward adds a gradient
+on the padded grid (18.9 MB), the padded input gradient (18.9 MB) and one temporary (16.8 MB).
+Time (2 shared cores, measured while other jobs ran, so rough): the kh*kw matrix products run at
+OpenBLAS's speed for these thin shapes; forward, input gradient and weight gradient cost about the same.
 """
 from __future__ import annotations
 
@@ -39,6 +48,7 @@ from .shape import reshape, unsqueeze, squeeze
 
 _COLS_BYTES = 32 << 20     # largest unfolded (im2col) chunk
 _SHIFT_MIN_C = 16          # stride-1 convolutions with at least this many input channels per group go "shifted"
+_CHANNEL_MAJOR_MAX_C = 4   # up to this many input channels (grayscale, RGB): channel-major im2col, kept for dw
 
 _window_view = np.lib.stride_tricks.sliding_window_view
 
@@ -127,23 +137,51 @@ def _offset(xp, i, j, oh, ow, stride, dilation):
     return xp[:, a:a + sh * (oh - 1) + 1:sh, b:b + sw * (ow - 1) + 1:sw]
 
 
+def _cols_channel_major(x, pads, kh, kw, oh, ow, stride, dilation):
+    """im2col for few input channels: a (C*kh*kw, N*OH*OW) matrix in PyTorch's (c, i, j) weight order,
+    built one kernel offset at a time from a padded channels-first copy (each copy moves whole rows;
+    the channels-last window view would move runs of C = 1 or 3 elements)."""
+    n, c, h, w = x.shape
+    t, b, l, r = pads
+    xp = np.zeros((n, c, h + t + b, w + l + r), dtype=x.dtype)
+    xp[:, :, t:t + h, l:l + w] = x
+    cols = np.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
+    sh, sw = stride
+    for i in range(kh):
+        for j in range(kw):
+            a, bb = i * dilation[0], j * dilation[1]
+            cols[:, i, j] = xp[:, :, a:a + sh * (oh - 1) + 1:sh, bb:bb + sw * (ow - 1) + 1:sw].transpose(1, 0, 2, 3)
+    return cols.reshape(c * kh * kw, n * oh * ow)
+
+
+def _use_channel_major(c, groups, n, oh, ow, kh, kw, itemsize):
+    return groups == 1 and c <= _CHANNEL_MAJOR_MAX_C and c * kh * kw * n * oh * ow * itemsize <= _COLS_BYTES
+
+
 def _use_shifted(stride, cg, kh, kw, groups):
     return stride == (1, 1) and cg >= _SHIFT_MIN_C and kh * kw > 1
 
 
-def _conv_forward(x, w, stride, pads, dilation, groups, out_hw=None, xp=None):
-    """y = conv2d(x, w) as an (N, OH, OW, K) C-contiguous array (or a view of one).  Returns (y, xp)."""
+def _conv_forward(x, w, stride, pads, dilation, groups, out_hw=None, xp=None, keep=None):
+    """y = conv2d(x, w) as an (N, OH, OW, K) C-contiguous array (or a view of one).  Returns (y, xp).
+    ``keep``: a dict that receives the channel-major unfolded input, when that path ran (for dw)."""
     n, c, h, wd = x.shape
     k, cg, kh, kw = w.shape
     g, kg = groups, k // groups
-    if xp is None:
-        xp = _padded_nhwc(x, pads)
-    hp, wp = xp.shape[1], xp.shape[2]
-    oh = _out_size(hp, 0, 0, kh, stride[0], dilation[0])
-    ow = _out_size(wp, 0, 0, kw, stride[1], dilation[1])
+    oh = _out_size(h, pads[0], pads[1], kh, stride[0], dilation[0])
+    ow = _out_size(wd, pads[2], pads[3], kw, stride[1], dilation[1])
     if out_hw is not None:
         oh, ow = min(oh, out_hw[0]), min(ow, out_hw[1])
     dt = np.result_type(x.dtype, w.dtype)
+    if xp is None and _use_channel_major(c, g, n, oh, ow, kh, kw, x.itemsize):
+        cols = _cols_channel_major(x, pads, kh, kw, oh, ow, stride, dilation)
+        if keep is not None:
+            keep["cols"] = cols
+        out = np.matmul(cols.T, w.reshape(k, -1).T)
+        return out.reshape(n, oh, ow, k), None
+    if xp is None:
+        xp = _padded_nhwc(x, pads)
+    hp, wp = xp.shape[1], xp.shape[2]
     if cg == 1 and g > 1:  # depthwise: y[..., g, m] = sum_ij x_ij[..., g] w[g, m, i, j]
         wt = w.reshape(g, kg, kh, kw)
         out = np.zeros((n, oh, ow, g, kg), dtype=dt)
@@ -178,10 +216,13 @@ def _conv_forward(x, w, stride, pads, dilation, groups, out_hw=None, xp=None):
     # im2col, a batch chunk at a time
     out = np.empty((n, oh, ow, k), dtype=dt)
     wmat = wt.transpose(2, 0, 1, 3, 4).reshape(g, kh * kw * cg, kg)
-    for a, b in _chunks(n, oh * ow * kh * kw * c * xp.itemsize):
+    chunks = _chunks(n, oh * ow * kh * kw * c * xp.itemsize)
+    for a, b in chunks:
         cols = np.ascontiguousarray(_windows(xp[a:b], kh, kw, oh, ow, stride, dilation, g))
         if g == 1:
             np.matmul(cols.reshape(-1, kh * kw * c), wmat[0], out=out[a:b].reshape(-1, k))
+            if keep is not None and len(chunks) == 1:
+                keep["cols_nhwc"] = cols
         else:
             np.matmul(cols.reshape(g, -1, kh * kw * cg), wmat,
                       out=out[a:b].reshape(-1, g, kg).transpose(1, 0, 2))
@@ -212,21 +253,6 @@ def _conv_transpose_forward(gy, w, stride, pads, dilation, groups, out_hw):
     g2 = g4.reshape(-1, k)
     m = g2.shape[0]
     wt = w.reshape(g, kg, cg, kh, kw)
-    if m * kh * kw * c * dxp.itemsize <= _COLS_BYTES:
-        # small: all offsets in one product, then col2im one offset at a time
-        wall = np.ascontiguousarray(wt.transpose(0, 1, 3, 4, 2)).reshape(g, kg, kh * kw * cg)
-        if g == 1:
-            cols = np.matmul(g2, wall[0]).reshape(n, oh, ow, kh, kw, c)
-            for i in range(kh):
-                for j in range(kw):
-                    _offset(dxp, i, j, oh, ow, stride, dilation)[...] += cols[:, :, :, i, j]
-        else:
-            cols = np.matmul(g2.reshape(m, g, kg).transpose(1, 0, 2), wall).reshape(g, n, oh, ow, kh, kw, cg)
-            dxv = dxp.reshape(n, hp, wp, g, cg)
-            for i in range(kh):
-                for j in range(kw):
-                    _offset(dxv, i, j, oh, ow, stride, dilation)[...] += cols[:, :, :, :, i, j].transpose(1, 2, 3, 0, 4)
-        return dxp[:, t:t + h, l:l + wd], dxp
     wts = np.ascontiguousarray(wt.transpose(3, 4, 0, 1, 2))  # (kh, kw, G, Kg, Cg)
     tmp = np.empty((m, c), dtype=dt)
     tmp4 = tmp.reshape(n, oh, ow, c)
@@ -241,12 +267,16 @@ def _conv_transpose_forward(gy, w, stride, pads, dilation, groups, out_hw):
     return dxp[:, t:t + h, l:l + wd], dxp
 
 
-def _conv_weight(x, gy, kshape, stride, pads, dilation, groups, xp=None):
+def _conv_weight(x, gy, kshape, stride, pads, dilation, groups, xp=None, cols=None, cols_nhwc=None):
     """The adjoint of conv2d in w: dw[k,c,i,j] = sum_{n,oh,ow} xp[n,c,oh*s+i*d,..] g[n,k,oh,ow]."""
     n, c = x.shape[:2]
     k, cg, kh, kw = kshape
     g, kg = groups, k // groups
     oh, ow = gy.shape[2], gy.shape[3]
+    if cols is not None or (xp is None and _use_channel_major(c, g, n, oh, ow, kh, kw, x.itemsize)):
+        if cols is None:
+            cols = _cols_channel_major(x, pads, kh, kw, oh, ow, stride, dilation)
+        return np.ascontiguousarray(np.matmul(cols, _nhwc(gy).reshape(-1, k)).T).reshape(kshape)
     if xp is None:
         xp = _padded_nhwc(x, pads)
     hp, wp = xp.shape[1], xp.shape[2]
@@ -275,6 +305,9 @@ def _conv_weight(x, gy, kshape, stride, pads, dilation, groups, xp=None):
                     np.matmul(flat[s:s + m].reshape(m, g, cg).transpose(1, 2, 0),
                               gflat[:m].reshape(m, g, kg).transpose(1, 0, 2), out=out[i, j])
         return np.ascontiguousarray(out.transpose(2, 4, 3, 0, 1)).reshape(kshape)
+    if cols_nhwc is not None:  # the forward's unfolded input (one chunk, groups == 1)
+        dw = np.matmul(cols_nhwc.reshape(-1, kh * kw * c).T, g4.reshape(-1, k))
+        return np.ascontiguousarray(dw.reshape(kh, kw, c, k).transpose(3, 2, 0, 1))
     acc = np.zeros((g, kh * kw * cg, kg), dtype=dt)
     for a, b in _chunks(n, oh * ow * kh * kw * c * xp.itemsize):
         cols = np.ascontiguousarray(_windows(xp[a:b], kh, kw, oh, ow, stride, dilation, g))
@@ -309,8 +342,10 @@ class Conv2dFunction(_ConvBase):
     """y = conv2d(x, w) + b.   dx = conv_transpose2d(g, w),  dw = conv2d_weight(x, g),  db = sum_{n,h,w} g."""
 
     def forward(self, x, w, *b):
-        y, xp = _conv_forward(x, w, self.stride, self.pads, self.dilation, self.groups, self.out_hw)
-        self.xp = xp  # the padded channels-last input, reused by the weight gradient
+        keep = {}
+        y, xp = _conv_forward(x, w, self.stride, self.pads, self.dilation, self.groups, self.out_hw, keep=keep)
+        # the padded or unfolded input, reused by the weight gradient (unfolded: only when it fits one chunk)
+        self.xp, self.cols, self.cols_nhwc = xp, keep.get("cols"), keep.get("cols_nhwc")
         if b:
             y += b[0]
         return _nchw(y)
@@ -323,7 +358,8 @@ class Conv2dFunction(_ConvBase):
         if not _GradState.enabled:
             gd = gy.data
             gx = _const(_nchw(_conv_transpose_forward(gd, w.data, out_hw=x.shape[2:], **geo)[0])) if needs[0] else None
-            gw = _const(_conv_weight(x.data, gd, w.shape, xp=self.xp, **geo)) if needs[1] else None
+            gw = _const(_conv_weight(x.data, gd, w.shape, xp=self.xp, cols=self.cols, cols_nhwc=self.cols_nhwc,
+                                      **geo)) if needs[1] else None
             if len(needs) == 3 and needs[2]:
                 gb = _const(gd.sum(axis=(0, 2, 3)))
         else:
