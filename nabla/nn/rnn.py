@@ -364,9 +364,9 @@ class RNNCellBase(Module):
         if hx is None:
             states = [_const(np.zeros((B, H), dtype=x.dtype))] * n_states
         else:
-            hs = list(hx) if n_states > 1 else [hx]
             if n_states > 1 and (not isinstance(hx, (tuple, list)) or len(hx) != n_states):
                 raise TypeError(f"{who}: expected hx to be a tuple (h, c), got {type(hx).__name__}")
+            hs = list(hx) if n_states > 1 else [hx]
             expected = (H,) if unbatched else (B, H)
             for h in hs:
                 if not isinstance(h, Tensor) or tuple(h.shape) != expected:

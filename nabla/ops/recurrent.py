@@ -91,6 +91,7 @@ class _Workspace:
 
 
 _workspace = _Workspace()
+_XP_CHUNK = 1 << 17     # elements of input projections computed at once (512 KiB in float32: stays in L2)
 
 
 def _gates(w, k, order=None, scale=None):
@@ -290,10 +291,12 @@ class LSTMLayer(_RecurrentLayer):
         dt = x.dtype
         wi = _gates(w_ih, 4, _LSTM_ORDER, _LSTM_SCALE)
         whT = np.ascontiguousarray(_gates(w_hh, 4, _LSTM_ORDER, _LSTM_SCALE).T)
-        XP = np.matmul(x.reshape(T * B, I), wi.T, out=_workspace.get((T * B, 4 * H), dt))
-        if b:                                            # input projections of all steps: [g, i, f, o]
-            XP += _gates((b[0] + b[1])[:, None], 4, _LSTM_ORDER, _LSTM_SCALE)[:, 0]
-        XP = XP.reshape(T, B, 4 * H)
+        bias = _gates((b[0] + b[1])[:, None], 4, _LSTM_ORDER, _LSTM_SCALE)[:, 0] if b else None
+        # input projections [g, i, f, o], computed a few steps at a time so that they are still in cache
+        # when the steps read them (one product for all steps would stream megabytes through memory)
+        chunk = max(1, min(T, _XP_CHUNK // max(1, B * 4 * H)))
+        XP = _workspace.get((chunk * B, 4 * H), dt)
+        lo = hi = 0
         padded = self.batch_sizes is not None
         A = _workspace.get((T, B, 5 * H), dt, zero=padded)   # [g, i, f, o, tanh c] per step
         A5 = A.reshape(T, B, 5, H)
@@ -315,10 +318,16 @@ class LSTMLayer(_RecurrentLayer):
             cin = cells[t + 1 - step]
             if self.reverse and n > prev_n and t < T - 1:
                 cin[prev_n:n] = c0[prev_n:n]   # sequences starting here (cells is internal: keep it)
+            if not lo <= t < hi:
+                lo, hi = (t, min(T, t + chunk)) if not self.reverse else (max(0, t + 1 - chunk), t + 1)
+                xp = XP[:(hi - lo) * B]
+                np.matmul(x[lo:hi].reshape((hi - lo) * B, I), wi.T, out=xp)
+                if bias is not None:
+                    xp += bias
             tm = tmp[:n]
             np.matmul(hp, whT, out=tm)
             a = A[t, :n, :4 * H]
-            np.add(tm, XP[t, :n], out=a)
+            np.add(tm, XP[(t - lo) * B:(t - lo) * B + n], out=a)
             np.tanh(a, out=a)
             s = a[:, H:]
             s *= 0.5
@@ -333,7 +342,7 @@ class LSTMLayer(_RecurrentLayer):
             np.multiply(a5[:, 3], a5[:, 4], out=buf[t + step][:n])
             prev_n = n
         self._final(buf, cells, T, B)
-        _workspace.put(XP.reshape(T * B, 4 * H))
+        _workspace.put(XP)
         self.buf, self.A, self.cells = buf, A, cells
         return buf
 

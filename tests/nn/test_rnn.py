@@ -49,7 +49,8 @@ LAYER_CASES = [(m, r, bs) for m in MODES for r in (False, True) for bs in (None,
 
 
 @pytest.mark.parametrize("mode,reverse,batch_sizes", LAYER_CASES)
-def test_fused_layer_gradcheck(mode, reverse, batch_sizes):
+def test_fused_layer_gradcheck(mode, reverse, batch_sizes, monkeypatch):
+    monkeypatch.setattr(R, "_XP_CHUNK", 40)  # chunks of two steps of input projections
     gradcheck(_layer_fn(mode, batch_sizes, reverse), _layer_inputs(mode))
 
 
@@ -78,7 +79,8 @@ def test_fused_layer_third_derivative_is_an_error():
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("reverse", [False, True])
-def test_fused_matches_composed(mode, reverse):
+def test_fused_matches_composed(mode, reverse, monkeypatch):
+    monkeypatch.setattr(R, "_XP_CHUNK", 1)  # input projections one step at a time (chunks of cache size)
     """The NumPy-loop layer and the nabla-ops layer compute the same values and gradients."""
     bs = (3, 3, 2, 1)
     ins = _layer_inputs(mode, T=4)
