@@ -15,3 +15,4 @@ from . import viz  # noqa: F401,E402
 from . import optim  # noqa: F401,E402
 from . import nn  # noqa: F401,E402
 from . import data  # noqa: F401,E402
+from . import utils  # noqa: F401,E402
