@@ -99,6 +99,15 @@ def _make_optimizer(name, params, lr, weight_decay):
                                     **extra)
 
 
+def _make_scheduler(name, optimizer, epochs):
+    from .optim import lr_scheduler
+    if name == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
+    if name == "step":
+        return lr_scheduler.StepLR(optimizer, step_size=max(epochs // 3, 1), gamma=0.1)
+    return None
+
+
 def cmd_train(args, echo=print):
     import nabla as nb
     from . import nn
@@ -122,10 +131,12 @@ def cmd_train(args, echo=print):
     in_shape, num_classes = tuple(info["shape"]), int(info["num_classes"])
     model = build_model(entry.name, in_shape, num_classes, **options)
     optimizer = _make_optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
+    scheduler = _make_scheduler(args.scheduler, optimizer, args.epochs)
     out = args.out or os.path.join("runs", f"{entry.name}-{info['name']}")
     config = {"model": entry.name, "options": options, "dataset": info["name"], "in_shape": list(in_shape),
               "num_classes": num_classes, "normalize": list(normalize), "optimizer": args.optimizer,
-              "lr": optimizer.param_groups[0]["lr"], "batch_size": args.batch_size, "seed": args.seed}
+              "lr": optimizer.param_groups[0]["lr"], "scheduler": args.scheduler, "batch_size": args.batch_size,
+              "seed": args.seed}
     regression = entry.task == "regression"
     monitor = "val_loss" if regression else "val_accuracy"
     callbacks = [ModelCheckpoint(out, monitor=monitor), CSVLogger(os.path.join(out, "history.csv")),
@@ -133,14 +144,15 @@ def cmd_train(args, echo=print):
     if args.patience:
         callbacks.append(EarlyStopping(monitor, patience=args.patience))
     loss_fn = nn.MSELoss() if regression else nn.CrossEntropyLoss()
-    trainer = Trainer(model, loss_fn, optimizer, metrics=() if regression else ("accuracy",), callbacks=callbacks,
+    trainer = Trainer(model, loss_fn, optimizer, scheduler=scheduler, metrics=() if regression else ("accuracy",),
+                      callbacks=callbacks,
                       progress=not args.quiet, config=config)
     if args.resume:
         trainer.resume(args.resume, train_loader)
         echo(f"resumed from {args.resume} at epoch {trainer.epoch}")
     echo(f"training {entry.name} ({model.num_parameters():,} parameters) on {info['name']} "
          f"({len(train_loader.dataset):,} train / {len(val_loader.dataset):,} validation / {len(test):,} test), "
-         f"{args.optimizer} lr={config['lr']}, batch {args.batch_size}, {args.epochs} epochs, seed {args.seed}")
+         f"{args.optimizer} lr={config['lr']} ({args.scheduler} schedule), batch {args.batch_size}, {args.epochs} epochs, seed {args.seed}")
     start = time.perf_counter()
     history = trainer.fit(train_loader, val_loader, epochs=args.epochs)
     elapsed = time.perf_counter() - start
@@ -247,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--optimizer", default="adam", choices=list(OPTIMIZERS))
     t.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's)")
     t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--scheduler", default="cosine", choices=["cosine", "step", "none"],
+                   help="learning-rate schedule over the epochs (default: cosine annealing to 0)")
     t.add_argument("--dropout", type=float, default=None)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", help="folder for checkpoints and logs (default runs/MODEL-DATASET)")
