@@ -59,10 +59,21 @@ def _check_versions(node, fn) -> None:
             f"backward (version {node._version}, expected {fn.output_version}).")
 
 
+_SHAPE_OPS = []
+
+
+def _shape_ops():
+    """ops.shape's sum_to (imported on first use: ops import the engine's package)."""
+    if not _SHAPE_OPS:
+        from ..ops.shape import sum_to, sum_to_array
+        _SHAPE_OPS.extend((sum_to, sum_to_array))
+    return _SHAPE_OPS
+
+
 def _fit_to_input(grad: Tensor, inp: Tensor, fn) -> Tensor:
     """Undo broadcasting (sum over broadcast axes) and match the input's dtype."""
     if grad.shape != inp.shape:
-        from ..ops.shape import sum_to, sum_to_array
+        sum_to, sum_to_array = _shape_ops()
         try:
             if _GradState.enabled:
                 grad = sum_to(grad, inp.shape)

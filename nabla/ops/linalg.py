@@ -6,6 +6,7 @@ import string
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd.grad_mode import _GradState
 from ..autograd.tensor import Tensor
 from ._util import as_tensor, install
 from .shape import broadcast_to, reshape
@@ -88,13 +89,25 @@ class MatMulTN(Function):
         return (matmul_nt(y, g) if nx else None), (matmul(x, g) if ny else None)
 
 
+def _unrecorded_product(a, b, op):
+    try:
+        out = np.matmul(a, b)
+    except ValueError:
+        raise _matmul_error(a, b, op) from None
+    return Tensor._make(out, None)
+
+
 def matmul_nt(x, y):
     """x @ y^T over the last two axes, without materialising the transpose."""
+    if not (_GradState.enabled and (x.requires_grad or y.requires_grad)):  # the backward pass's hot path
+        return _unrecorded_product(x.data, _swap(y.data), "matmul (x @ y^T)")
     return MatMulNT.apply(x, y)
 
 
 def matmul_tn(x, y):
     """x^T @ y over the last two axes, without materialising the transpose."""
+    if not (_GradState.enabled and (x.requires_grad or y.requires_grad)):
+        return _unrecorded_product(_swap(x.data), y.data, "matmul (x^T @ y)")
     return MatMulTN.apply(x, y)
 
 

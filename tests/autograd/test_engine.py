@@ -1,6 +1,5 @@
 """The engine: backward, accumulation, retain_graph, grad modes, higher order, hooks, in-place checks,
 deep graphs."""
-import time
 
 import numpy as np
 import pytest
@@ -445,14 +444,11 @@ def test_augmented_assignment_without_graph_is_in_place():
 def test_chain_of_100k_ops_no_recursion_limit():
     n = 100_000
     x = f64(1.0)
-    start = time.perf_counter()
     y = x
     for _ in range(n):
         y = y * 1.0001
-    y.backward()
-    elapsed = time.perf_counter() - start
+    y.backward()  # no timing assertion here: machines are noisy (benchmarks/ measures speed)
     assert x.grad.item() == pytest.approx(1.0001 ** n, rel=1e-9)
-    assert elapsed < 5.0, f"100k-op chain took {elapsed:.2f} s"
 
 
 def test_chain_of_100k_additions():
