@@ -18,3 +18,4 @@ from .conv import *  # noqa: F401,F403,E402
 from .pool import *  # noqa: F401,F403,E402
 from .upsample import *  # noqa: F401,F403,E402
 from .lrn import *  # noqa: F401,F403,E402
+from .recurrent import *  # noqa: F401,F403
