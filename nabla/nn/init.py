@@ -32,6 +32,42 @@ def _rng(generator):
     return backend.rng() if generator is None else generator
 
 
+def _direct(tensor):
+    """The tensor's array when the generator can write into it (C-contiguous float32/float64), else None."""
+    d = tensor.data
+    return d if d.dtype in (np.float32, np.float64) and d.flags.c_contiguous and d.flags.writeable else None
+
+
+def _uniform(g, a, b, shape, dtype, out=None):
+    """U(a, b) drawn in ``dtype`` (float32 parameters get float32 draws: no float64 temporaries, which made
+    building a large model take seconds): a + (b - a) U(0, 1), written into ``out`` when given."""
+    u = g.random(shape, dtype=dtype, out=out)
+    u *= dtype(b - a)
+    u += dtype(a)
+    return u
+
+
+def _normal(g, mean, std, shape, dtype, out=None):
+    """N(mean, std^2) drawn in ``dtype``: mean + std Z, written into ``out`` when given."""
+    z = g.standard_normal(shape, dtype=dtype, out=out)
+    if std != 1.0:
+        z *= dtype(std)
+    if mean != 0.0:
+        z += dtype(mean)
+    return z
+
+
+def _draw(tensor, sampler, generator, *args):
+    """Fill the tensor with ``sampler(g, *args, shape, dtype)`` from nabla's generator (or ``generator``)."""
+    g, out = _rng(generator), _direct(tensor)
+    if out is not None and out.size:
+        sampler(g, *args, out.shape, out.dtype.type, out=out)
+        tensor._bump()
+        return tensor
+    dt = np.float32 if tensor.data.dtype == np.float32 else np.float64
+    return _fill(tensor, sampler(g, *args, tensor.shape, dt))
+
+
 def calculate_gain(nonlinearity: str, param=None) -> float:
     """The factor by which a nonlinearity shrinks the variance, inverted: linear/conv/sigmoid 1,
     tanh 5/3, relu sqrt(2), leaky_relu sqrt(2 / (1 + slope^2)), selu 3/4."""
@@ -75,25 +111,25 @@ def _calculate_correct_fan(tensor, mode: str) -> int:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with U(a, b)."""
-    return _fill(tensor, _rng(generator).uniform(a, b, tensor.shape))
+    return _draw(tensor, _uniform, generator, a, b)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with N(mean, std^2)."""
-    return _fill(tensor, _rng(generator).normal(mean, std, tensor.shape))
+    return _draw(tensor, _normal, generator, mean, std)
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
                   generator=None) -> Tensor:
     """Fill with N(mean, std^2) conditioned on [a, b] (vectorised rejection sampling: redraw the
     values that fall outside until none do)."""
-    g = _rng(generator)
-    w = g.normal(mean, std, tensor.shape)
+    g, dt = _rng(generator), (np.float32 if tensor.data.dtype == np.float32 else np.float64)
+    w = _normal(g, mean, std, tensor.shape, dt)
     bad = (w < a) | (w > b)
     for _ in range(1000):
         if not bad.any():
             break
-        w[bad] = g.normal(mean, std, int(bad.sum()))
+        w[bad] = _normal(g, mean, std, int(bad.sum()), dt)
         bad = (w < a) | (w > b)
     return _fill(tensor, np.clip(w, a, b))
 
