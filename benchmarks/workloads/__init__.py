@@ -69,6 +69,7 @@ def get(name: str) -> Workload:
 
 
 from . import per_op, mlp  # noqa: E402,F401  (each file registers its workloads)
-from .. import workloads_rnn  # noqa: E402,F401  (issue 6: benchmarks/workloads_rnn.py)
 from .. import workloads_transformer  # noqa: E402,F401  (issue 6: benchmarks/workloads_transformer.py)
+from .. import workloads_rnn  # noqa: E402,F401  (issue 6: benchmarks/workloads_rnn.py)
 from .. import workloads_conv  # noqa: E402,F401  (issue 5: benchmarks/workloads_conv.py)
+from . import mnist_epoch  # noqa: E402,F401
