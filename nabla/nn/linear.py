@@ -25,7 +25,11 @@ class LinearFunction(Function):
     run as the bare NumPy products to keep the training step fast."""
 
     def forward(self, x, w, *b):
-        out = np.matmul(x, w.T)
+        if x.ndim > 2 and x.flags.c_contiguous:
+            # one (n, in) x (in, out) product: np.matmul on a 3-d x runs one small product per leading row
+            out = np.matmul(x.reshape(-1, x.shape[-1]), w.T).reshape(x.shape[:-1] + (w.shape[0],))
+        else:
+            out = np.matmul(x, w.T)
         if b:
             out += b[0]
         return out
@@ -38,7 +42,7 @@ class LinearFunction(Function):
         if not _GradState.enabled:  # plain backward: NumPy directly, no graph to record
             gd = g.data
             g2 = gd.reshape(-1, out_f)
-            gx = Tensor._make(np.matmul(gd, w.data), None) if needs[0] else None
+            gx = Tensor._make(np.matmul(g2, w.data).reshape(gd.shape[:-1] + (in_f,)), None) if needs[0] else None
             gw = Tensor._make(np.matmul(g2.T, x.data.reshape(-1, in_f)), None) if needs[1] else None
             if not has_b:
                 return gx, gw
