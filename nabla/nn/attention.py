@@ -55,7 +55,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check: int, num
     (N, L, S) averaged over heads or (N, H, L, S), or None when need_weights is False."""
     op = _name
     if static_k is not None or static_v is not None:
-        raise NotImplementedError(f"{op}: static_k/static_v are not supported")
+        raise ValueError(f"{op}: static_k/static_v are not supported")
     unbatched = query.ndim == 2
     if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
         raise ValueError(f"{op}: expected query, key and value all 3-D (batched) or all 2-D (unbatched), got "

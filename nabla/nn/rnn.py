@@ -75,7 +75,7 @@ class RNNBase(Module):
         if input_size < 0:
             raise ValueError(f"{name}: input_size must be non-negative, got {input_size}")
         if proj_size:
-            raise NotImplementedError(f"{name}: proj_size (LSTM with projections) is not supported")
+            raise ValueError(f"{name}: proj_size (LSTM with projections) is not supported; use proj_size=0")
         if dropout > 0 and num_layers == 1:
             warnings.warn(f"{name}: dropout option adds dropout after all but last recurrent layer, so non-zero "
                           f"dropout expects num_layers greater than 1, but got dropout={dropout} and "

@@ -198,8 +198,8 @@ class _RecurrentLayer(Function):
         grads = self._bptt(g.data)
         return tuple(None if a is None else Tensor._make(a, None) for a in grads)
 
-    def _bptt(self, g):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _bptt(self, g):  # pragma: no cover - abstract: each cell kind defines its backward through time
+        raise NotImplementedError(f"{type(self).__name__} must define _bptt()")
 
 
 # ====================================================================== Elman RNN

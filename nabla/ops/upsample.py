@@ -62,9 +62,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     """Resize (N, C, L) or (N, C, H, W) to ``size`` or by ``scale_factor`` (output floor(in * factor))."""
     x = as_tensor(input)
     if mode not in _MODES:
-        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported (supported: {', '.join(_MODES)})")
+        raise ValueError(f"interpolate: mode {mode!r} is not supported (supported: {', '.join(_MODES)})")
     if antialias:
-        raise NotImplementedError("interpolate: antialias=True is not supported")
+        raise ValueError("interpolate: antialias=True is not supported")
     nd = x.ndim - 2
     if nd not in (1, 2):
         raise ValueError(f"interpolate: expected a 3-d (N, C, L) or 4-d (N, C, H, W) input, got shape {tuple(x.shape)}")

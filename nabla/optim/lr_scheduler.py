@@ -106,8 +106,8 @@ class LRScheduler:
         """The learning rates the last ``step()`` set, one per param group."""
         return self._last_lr
 
-    def get_lr(self) -> list:
-        raise NotImplementedError
+    def get_lr(self) -> list:  # abstract: each scheduler defines its rule
+        raise NotImplementedError(f"{type(self).__name__} must define get_lr()")
 
     def step(self, epoch: int | None = None) -> None:
         """Advance one epoch (or jump to ``epoch``, with the closed form) and set the groups' lr."""

@@ -196,5 +196,5 @@ class ImageDataset(Dataset):
                                "load again (download=True fetches it afresh)")
         return [found[f] for f in names]
 
-    def _decode(self, split, paths):
-        raise NotImplementedError
+    def _decode(self, split, paths):  # abstract: each data set knows its file format
+        raise NotImplementedError(f"{type(self).__name__} must define _decode()")
