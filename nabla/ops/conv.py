@@ -162,6 +162,85 @@ def _use_shifted(stride, cg, kh, kw, groups):
     return stride == (1, 1) and cg >= _SHIFT_MIN_C and kh * kw > 1
 
 
+def _use_rows(stride, groups, cg):
+    """Stride-1 (in height) convolutions without groups go through the row unfold (see _rows_unfold)."""
+    return groups == 1 and stride[0] == 1 and cg > _CHANNEL_MAJOR_MAX_C
+
+
+def _rows_unfold(xp, kw, ow, sw, dw):
+    """The width-only unfold of a padded NHWC batch: (n, Hp, ow, kw*C), C-contiguous, with
+    X[n, r, o, j*C + c] = xp[n, r, o*sw + j*dw, c].  Each output row reads kw*C contiguous values when
+    dw == 1, so the copy is a run of memcpys; for kw == 1 and a dense grid it is xp itself."""
+    n, hp, wp, c = xp.shape
+    if kw == 1 and sw == 1 and ow == wp:
+        return xp
+    ew = dw * (kw - 1) + 1
+    v = _window_view(xp, ew, axis=2)[:, :, :sw * (ow - 1) + 1:sw, :, ::dw]  # (n, Hp, ow, C, kw)
+    return np.ascontiguousarray(v.transpose(0, 1, 2, 4, 3)).reshape(n, hp, ow, kw * c)
+
+
+def _rows_conv(xp, wrows, dh, oh, ow, sw, dw, kw, keep=None):
+    """Stride-1 (in height) correlation of a padded NHWC batch, groups == 1:
+        y[n, o, q] = sum_i X[n, o + i*dh, q] @ wrows[i],  X = _rows_unfold(xp),  wrows (kh, kw*C, K).
+    X flattened to (n*Hp*ow, kw*C) rows, kernel row i is the slice shifted by i*dh*ow rows, so the output is
+    kh matrix products (each with kw*C terms) summed, computed on the (n, Hp, ow) grid: each image's last
+    Hp - oh output rows read across into the next image and are dropped.  Batch chunks keep each X under
+    _COLS_BYTES; ``keep`` receives X when one chunk holds the whole batch (for the weight gradient).
+    Returns an (n, oh, ow, K) view."""
+    n, hp, _, c = xp.shape
+    kh, kwc, k = wrows.shape
+    dt = np.result_type(xp.dtype, wrows.dtype)
+    out = np.empty((n, hp, ow, k), dtype=dt)
+    shift = dh * ow
+    chunks = _chunks(n, hp * ow * kwc * xp.itemsize)
+    tmp = None
+    for a, b in chunks:
+        xr = _rows_unfold(xp[a:b], kw, ow, sw, dw)
+        if keep is not None and len(chunks) == 1:
+            keep["rows"] = xr
+        xf, of = xr.reshape(-1, kwc), out[a:b].reshape(-1, k)
+        m = xf.shape[0] - (kh - 1) * shift
+        np.matmul(xf[:m], wrows[0], out=of[:m])
+        for i in range(1, kh):
+            if tmp is None or tmp.shape[0] < m:
+                tmp = np.empty((m, k), dtype=dt)
+            np.matmul(xf[i * shift:i * shift + m], wrows[i], out=tmp[:m])
+            of[:m] += tmp[:m]
+    return out[:, :oh]
+
+
+def _rows_weight(xp, xr, g4, kh, kw, stride, dilation):
+    """dw for the row path: dw_i = X[rows shifted by i*dh*ow]^T @ G (G zero on the dropped rows).
+    Returns (K, C, kh, kw)."""
+    n, hp, _, c = xp.shape if xp is not None else (xr.shape[0], xr.shape[1], None, xr.shape[3] // kw)
+    _, oh, ow, k = g4.shape
+    dh = dilation[0]
+    shift = dh * ow
+    dt = g4.dtype
+    acc = np.zeros((kh, kw * c, k), dtype=dt)
+    tmp = np.empty((kw * c, k), dtype=dt)
+    chunks = [(0, n)] if xr is not None else _chunks(n, hp * ow * kw * c * xp.itemsize)
+    for a, b in chunks:
+        x_r = xr if xr is not None else _rows_unfold(xp[a:b], kw, ow, stride[1], dilation[1])
+        if hp == oh:
+            gp = g4[a:b]
+        else:
+            gp = np.zeros((b - a, hp, ow, k), dtype=dt)
+            gp[:, :oh] = g4[a:b]
+        xf, gf = x_r.reshape(-1, kw * c), gp.reshape(-1, k)
+        m = xf.shape[0] - (kh - 1) * shift
+        for i in range(kh):
+            np.matmul(xf[i * shift:i * shift + m].T, gf[:m], out=tmp)
+            acc[i] += tmp
+    return np.ascontiguousarray(acc.reshape(kh, kw, c, k).transpose(3, 2, 0, 1))
+
+
+def _wrows(w):
+    """(K, C, kh, kw) -> (kh, kw*C, K): kernel row i as one (kw*C, K) matrix in the row unfold's order."""
+    k, c, kh, kw = w.shape
+    return np.ascontiguousarray(w.transpose(2, 3, 1, 0)).reshape(kh, kw * c, k)
+
+
 def _conv_forward(x, w, stride, pads, dilation, groups, out_hw=None, xp=None, keep=None):
     """y = conv2d(x, w) as an (N, OH, OW, K) C-contiguous array (or a view of one).  Returns (y, xp).
     ``keep``: a dict that receives the channel-major unfolded input, when that path ran (for dw)."""
@@ -191,6 +270,9 @@ def _conv_forward(x, w, stride, pads, dilation, groups, out_hw=None, xp=None, ke
                 np.multiply(_offset(xp, i, j, oh, ow, stride, dilation)[..., None], wt[:, :, i, j], out=tmp)
                 out += tmp
         return out.reshape(n, oh, ow, k), xp
+    if _use_rows(stride, g, cg):
+        y = _rows_conv(xp, _wrows(w), dilation[0], oh, ow, stride[1], dilation[1], kw, keep=keep)
+        return y, xp
     wt = np.ascontiguousarray(w.reshape(g, kg, cg, kh, kw).transpose(3, 4, 0, 2, 1))  # (kh, kw, G, Cg, Kg)
     if _use_shifted(stride, cg, kh, kw, g):
         flat = xp.reshape(-1, c)
@@ -240,6 +322,14 @@ def _conv_transpose_forward(gy, w, stride, pads, dilation, groups, out_hw):
     hp = max(t + h + pads[1], dilation[0] * (kh - 1) + stride[0] * (oh - 1) + 1)
     wp = max(l + wd + pads[3], dilation[1] * (kw - 1) + stride[1] * (ow - 1) + 1)
     dt = np.result_type(gy.dtype, w.dtype)
+    top, left = dilation[0] * (kh - 1) - t, dilation[1] * (kw - 1) - l
+    if (_use_rows((1, 1), g, k) and stride == (1, 1) and top >= 0 and left >= 0
+            and h + t - oh >= 0 and wd + l - ow >= 0):
+        # stride 1: dx is the correlation of g, padded by (k - 1)*d - p, with the flipped, transposed kernel
+        gp = np.zeros((n, h + dilation[0] * (kh - 1), wd + dilation[1] * (kw - 1), k), dtype=dt)
+        gp[:, top:top + oh, left:left + ow] = gy.transpose(0, 2, 3, 1)
+        wflip = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)).reshape(kh, kw * k, c)
+        return _rows_conv(gp, wflip, dilation[0], h, wd, 1, dilation[1], kw), None
     dxp = np.zeros((n, hp, wp, c), dtype=dt)
     g4 = _nhwc(gy)
     if cg == 1 and g > 1:  # depthwise: dx[..., g] += sum_m g[..., g, m] w[g, m, i, j]
@@ -267,12 +357,17 @@ def _conv_transpose_forward(gy, w, stride, pads, dilation, groups, out_hw):
     return dxp[:, t:t + h, l:l + wd], dxp
 
 
-def _conv_weight(x, gy, kshape, stride, pads, dilation, groups, xp=None, cols=None, cols_nhwc=None):
+def _conv_weight(x, gy, kshape, stride, pads, dilation, groups, xp=None, cols=None, cols_nhwc=None, rows=None):
     """The adjoint of conv2d in w: dw[k,c,i,j] = sum_{n,oh,ow} xp[n,c,oh*s+i*d,..] g[n,k,oh,ow]."""
     n, c = x.shape[:2]
     k, cg, kh, kw = kshape
     g, kg = groups, k // groups
     oh, ow = gy.shape[2], gy.shape[3]
+    if rows is not None or (cols is None and _use_rows(stride, g, cg)):
+        if rows is None and xp is None:
+            xp = _padded_nhwc(x, pads)
+        dw = _rows_weight(xp, rows, _nhwc(gy), kh, kw, stride, dilation)
+        return dw.astype(np.result_type(x.dtype, gy.dtype), copy=False)
     if cols is not None or (xp is None and _use_channel_major(c, g, n, oh, ow, kh, kw, x.itemsize)):
         if cols is None:
             cols = _cols_channel_major(x, pads, kh, kw, oh, ow, stride, dilation)
@@ -345,7 +440,9 @@ class Conv2dFunction(_ConvBase):
         keep = {}
         y, xp = _conv_forward(x, w, self.stride, self.pads, self.dilation, self.groups, self.out_hw, keep=keep)
         # the padded or unfolded input, reused by the weight gradient (unfolded: only when it fits one chunk)
-        self.xp, self.cols, self.cols_nhwc = xp, keep.get("cols"), keep.get("cols_nhwc")
+        self.xp, self.cols, self.cols_nhwc, self.rows = xp, keep.get("cols"), keep.get("cols_nhwc"), keep.get("rows")
+        if self.rows is not None:
+            self.xp = None  # the row unfold replaces the padded input
         if b:
             y += b[0]
         return _nchw(y)
@@ -359,7 +456,7 @@ class Conv2dFunction(_ConvBase):
             gd = gy.data
             gx = _const(_nchw(_conv_transpose_forward(gd, w.data, out_hw=x.shape[2:], **geo)[0])) if needs[0] else None
             gw = _const(_conv_weight(x.data, gd, w.shape, xp=self.xp, cols=self.cols, cols_nhwc=self.cols_nhwc,
-                                      **geo)) if needs[1] else None
+                                      rows=self.rows, **geo)) if needs[1] else None
             if len(needs) == 3 and needs[2]:
                 gb = _const(gd.sum(axis=(0, 2, 3)))
         else:

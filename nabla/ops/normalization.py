@@ -26,6 +26,33 @@ def _const(a) -> Tensor:
     return Tensor._make(np.asarray(a), None)
 
 
+def _channel_view(a):
+    """A 3-d view (B, S, C) or (B, C, S) of an (N, C, *) array whose per-channel sums are matrix-vector
+    products, without a copy; returns (view, channels_last) or (None, None) when the layout allows none."""
+    n, c = a.shape[:2]
+    s = math.prod(a.shape[2:])
+    for last, v in ((True, np.moveaxis(a, 1, -1)), (False, a)):
+        try:
+            w = v.view()
+            w.shape = (n, s, c) if last else (n, c, s)  # raises where a reshape would copy
+            return w, last
+        except AttributeError:
+            continue
+    return None, None
+
+
+def _channel_sum(a, axes):
+    """sum of a over every axis but 1 (batch norm's statistics), shape (C,).  numpy's reduction over
+    the leading axes of a channels-last array adds one C-long row at a time; a product with a ones
+    vector runs through BLAS instead."""
+    v, last = _channel_view(a) if a.ndim >= 2 else (None, None)
+    if v is None or v.shape[1] * v.shape[2] == 0:
+        return a.sum(axis=axes)
+    if last:
+        return np.matmul(np.ones(v.shape[1], dtype=a.dtype), v).sum(axis=0)
+    return np.matmul(v, np.ones(v.shape[2], dtype=a.dtype)).sum(axis=0)
+
+
 class _Normalize(Function):
     """y = w * (x - mean_A x) / sqrt(var_A x + eps) + b.  ``axes`` are the statistics' axes,
     ``pshape`` the shape w and b broadcast to (e.g. (1, C, 1, 1) for batch norm)."""
@@ -33,8 +60,33 @@ class _Normalize(Function):
     def __init__(self, axes, pshape, eps, stats=None):
         self.axes, self.pshape, self.eps = axes, pshape, eps
         self.stats = stats  # a dict that receives the batch mean and variance (running statistics)
+        # batch norm on (N, C, *): statistics per channel, through _channel_sum
+        self.channel_stats = len(pshape) >= 2 and axes == (0,) + tuple(range(2, len(pshape)))
+
+    def _forward_channels(self, x, *wb):
+        """Batch norm's forward, the same formula: per-channel sums as matrix-vector products, and the
+        normalised array allocated in x's memory order (channels-last stays channels-last)."""
+        m = x.size // x.shape[1]
+        mean = (_channel_sum(x, self.axes) / m).astype(x.dtype, copy=False).reshape(self.pshape)
+        xc = np.subtract(x, mean)
+        sq = np.square(xc)
+        var = (_channel_sum(sq, self.axes) / m).astype(x.dtype, copy=False).reshape(self.pshape)
+        del sq
+        if self.stats is not None:
+            self.stats["mean"], self.stats["var"] = mean, var
+        invstd = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype, copy=False)
+        xc *= invstd
+        self.xhat, self.invstd = xc, invstd
+        if not wb:
+            return xc.copy()
+        w, b = wb
+        y = np.multiply(xc, w.reshape(self.pshape))
+        y += b.reshape(self.pshape)
+        return y
 
     def forward(self, x, *wb):
+        if self.channel_stats:
+            return self._forward_channels(x, *wb)
         mean = x.mean(axis=self.axes, keepdims=True)
         xc = x - mean
         var = np.mean(np.square(xc), axis=self.axes, keepdims=True)
@@ -60,6 +112,29 @@ class _Normalize(Function):
         lead = x.ndim - len(self.pshape)
         red = tuple(i for i in range(x.ndim) if i < lead or self.pshape[i - lead] == 1)  # axes w is shared over
         wshape = self.inputs[1].shape if has_wb else None
+        if not _GradState.enabled and self.channel_stats:
+            # dx = w r (g - sum(g)/M - xhat sum(g xhat)/M),  dw = sum(g xhat),  db = sum(g)
+            gd, xhat = g.data, self.xhat
+            sg = _channel_sum(gd, axes)
+            gxh_sum = gd * xhat
+            sgx = _channel_sum(gxh_sum, axes)
+            del gxh_sum
+            gx = gw = gb = None
+            if has_wb and needs[2]:
+                gb = _const(sg.astype(gd.dtype, copy=False).reshape(wshape))
+            if has_wb and needs[1]:
+                gw = _const(sgx.astype(gd.dtype, copy=False).reshape(wshape))
+            if needs[0]:
+                dt = gd.dtype
+                scale = self.invstd.reshape(-1)
+                if has_wb:
+                    scale = scale * self.inputs[1].data.reshape(-1)
+                gxa = np.multiply(xhat, (sgx / m).astype(dt).reshape(self.pshape))
+                np.subtract(gd, gxa, out=gxa)
+                gxa -= (sg / m).astype(dt).reshape(self.pshape)
+                gxa *= scale.astype(dt, copy=False).reshape(self.pshape)
+                gx = _const(gxa)
+            return (gx, gw, gb) if has_wb else gx
         if not _GradState.enabled:
             gd, xhat = g.data, self.xhat
             gx = gw = gb = None
