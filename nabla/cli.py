@@ -3,6 +3,7 @@
     nabla train [MODEL] [--dataset NAME] [--epochs N] [--batch-size B] [--optimizer adam] [--lr LR]
                 [--weight-decay WD] [--dropout P] [--seed S] [--out DIR] [--resume CKPT] [--set key=value]
     nabla eval CKPT [--dataset NAME]
+    nabla sample CKPT [--prompt TEXT] [--temperature T] [--top-k K] [--length N]   (nabla/cli_seq.py)
     nabla models | nabla datasets
     nabla experiment NAME [--out DIR] [--quick] | nabla experiment --list
     nabla bench [WORKLOAD ...]
@@ -118,6 +119,9 @@ def cmd_train(args, echo=print):
         entry = get_model_entry(args.model)
     except KeyError:
         raise UsageError(f"unknown model {args.model!r}; valid names: {', '.join(model_names())}") from None
+    if entry.task in ("lm", "seq2seq"):  # language models and seq2seq: nabla/cli_seq.py
+        from . import cli_seq
+        return cli_seq.train(args, entry, echo)
     options = _options(args.set, entry)
     if args.dropout is not None:
         if "dropout" not in entry.options:
@@ -192,6 +196,9 @@ def cmd_eval(args, echo=print):
     from .data.transforms import Normalize
     from .models import get_model_entry
     from .train import Trainer
+    from . import cli_seq
+    if cli_seq.is_sequence_checkpoint(args.checkpoint):
+        return cli_seq.evaluate(args, echo)
     model, config, state = rebuild_from_checkpoint(args.checkpoint)
     dataset = args.dataset or config["dataset"]
     from .data import datasets
@@ -269,12 +276,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="a model option, e.g. --set width=256")
     t.add_argument("--no-download", action="store_true", help="fail instead of fetching a missing data set")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
+    from .cli_seq import add_eval_arguments, add_sample_parser, add_train_arguments
+    add_train_arguments(t)
 
     e = sub.add_parser("eval", help="evaluate a checkpoint on a data set's test split")
     e.add_argument("checkpoint")
     e.add_argument("--dataset")
     e.add_argument("--no-download", action="store_true")
+    add_eval_arguments(e)
 
+    add_sample_parser(sub)
     sub.add_parser("models", help="list the registered models")
     sub.add_parser("datasets", help="list the data sets, their sizes and whether they are present")
 
@@ -289,8 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def cmd_sample(args, echo=print):
+    from .cli_seq import sample
+    return sample(args, echo)
+
+
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "models": cmd_models, "datasets": cmd_datasets,
-            "experiment": cmd_experiment, "bench": cmd_bench}
+            "experiment": cmd_experiment, "bench": cmd_bench, "sample": cmd_sample}
 
 
 def main(argv=None) -> int:

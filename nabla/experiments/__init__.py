@@ -6,3 +6,6 @@ from . import optimizers  # noqa: F401
 from . import local_minima  # noqa: F401
 from . import regularization  # noqa: F401
 from . import activations  # noqa: F401
+from . import long_term_dependency  # noqa: F401
+from . import attention_maps  # noqa: F401
+from . import rnn_vs_transformer  # noqa: F401

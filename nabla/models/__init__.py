@@ -10,3 +10,6 @@ from .googlenet import GoogLeNet, GoogLeNetOutputs, googlenet, googlenet_small, 
 from .resnet import (ResNet, BasicBlock, Bottleneck, CifarResNet, resnet18, resnet34, resnet50,  # noqa: F401
                      resnet101, resnet152, resnet_small, resnet20, resnet32, resnet44, resnet56, resnet110,
                      plain20, plain32, plain44, plain56, plain110)
+from .rnn_lm import CharRNNLM  # noqa: F401
+from .gpt import GPT  # noqa: F401
+from .seq2seq import Seq2SeqAttention, TransformerSeq2Seq  # noqa: F401
