@@ -160,7 +160,44 @@ class ModuleList(Module):
         raise NotImplementedError("ModuleList has no forward: iterate over it in your module's forward")
 
 
-class ModuleDict(Module):
+class _RegistryDict:
+    """The dict interface of ModuleDict and ParameterDict, read from one of Module's ordered registries:
+    ``_registry()`` returns it (``self._modules`` or ``self._parameters``); ``__setitem__`` registers."""
+
+    def _registry(self) -> dict:  # pragma: no cover - each container names its registry
+        raise NotImplementedError(f"{type(self).__name__} must define _registry()")
+
+    def __getitem__(self, key: str):
+        return self._registry()[key]
+
+    def __delitem__(self, key: str) -> None:
+        del self._registry()[key]
+
+    def __len__(self):
+        return len(self._registry())
+
+    def __iter__(self):
+        return iter(self._registry())
+
+    def __contains__(self, key):
+        return key in self._registry()
+
+    def keys(self):
+        return self._registry().keys()
+
+    def items(self):
+        return self._registry().items()
+
+    def values(self):
+        return self._registry().values()
+
+    def update(self, entries) -> None:
+        items = entries.items() if hasattr(entries, "items") else entries
+        for k, v in items:
+            self[k] = v
+
+
+class ModuleDict(_RegistryDict, Module):
     """A dict of modules (insertion order kept) whose parameters the parent sees."""
 
     def __init__(self, modules=None):
@@ -168,32 +205,11 @@ class ModuleDict(Module):
         if modules is not None:
             self.update(modules)
 
-    def __getitem__(self, key: str) -> Module:
-        return self._modules[key]
+    def _registry(self) -> dict:
+        return self._modules
 
     def __setitem__(self, key: str, module: Module) -> None:
         self.add_module(key, module)
-
-    def __delitem__(self, key: str) -> None:
-        del self._modules[key]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def __contains__(self, key):
-        return key in self._modules
-
-    def keys(self):
-        return self._modules.keys()
-
-    def items(self):
-        return self._modules.items()
-
-    def values(self):
-        return self._modules.values()
 
     def clear(self) -> None:
         self._modules.clear()
@@ -201,13 +217,17 @@ class ModuleDict(Module):
     def pop(self, key: str) -> Module:
         return self._modules.pop(key)
 
-    def update(self, modules) -> None:
-        items = modules.items() if hasattr(modules, "items") else modules
-        for k, m in items:
-            self[k] = m
-
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleDict has no forward: index it in your module's forward")
+
+
+def _as_parameter(value) -> Parameter:
+    return value if isinstance(value, Parameter) else Parameter(value)
+
+
+def _describe_parameters(parameters: dict) -> str:
+    return "\n".join(f"({k}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
+                     for k, p in parameters.items())
 
 
 class ParameterList(Module):
@@ -218,16 +238,13 @@ class ParameterList(Module):
         for v in values or []:
             self.append(v)
 
-    def _as_param(self, v):
-        return v if isinstance(v, Parameter) else Parameter(v)
-
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return ParameterList(list(self._parameters.values())[idx])
         return self._parameters[str(_index(idx, len(self), "ParameterList"))]
 
     def __setitem__(self, idx, value):
-        self.register_parameter(str(_index(idx, len(self), "ParameterList")), self._as_param(value))
+        self.register_parameter(str(_index(idx, len(self), "ParameterList")), _as_parameter(value))
 
     def __len__(self):
         return len(self._parameters)
@@ -236,7 +253,7 @@ class ParameterList(Module):
         return iter(self._parameters.values())
 
     def append(self, value) -> "ParameterList":
-        self.register_parameter(str(len(self)), self._as_param(value))
+        self.register_parameter(str(len(self)), _as_parameter(value))
         return self
 
     def extend(self, values) -> "ParameterList":
@@ -245,47 +262,22 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self) -> str:
-        return "\n".join(f"({k}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
-                         for k, p in self._parameters.items())
+        return _describe_parameters(self._parameters)
 
 
-class ParameterDict(Module):
+class ParameterDict(_RegistryDict, Module):
     """A dict of Parameters (insertion order kept)."""
 
     def __init__(self, parameters=None):
         super().__init__()
         if parameters is not None:
-            items = parameters.items() if hasattr(parameters, "items") else parameters
-            for k, v in items:
-                self[k] = v
+            self.update(parameters)
 
-    def __getitem__(self, key):
-        return self._parameters[key]
+    def _registry(self) -> dict:
+        return self._parameters
 
     def __setitem__(self, key, value):
-        self.register_parameter(key, value if isinstance(value, Parameter) else Parameter(value))
-
-    def __delitem__(self, key):
-        del self._parameters[key]
-
-    def __len__(self):
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(self._parameters)
-
-    def __contains__(self, key):
-        return key in self._parameters
-
-    def keys(self):
-        return self._parameters.keys()
-
-    def items(self):
-        return self._parameters.items()
-
-    def values(self):
-        return self._parameters.values()
+        self.register_parameter(key, _as_parameter(value))
 
     def extra_repr(self) -> str:
-        return "\n".join(f"({k}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
-                         for k, p in self._parameters.items())
+        return _describe_parameters(self._parameters)
