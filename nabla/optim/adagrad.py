@@ -34,41 +34,31 @@ class Adagrad(Optimizer):
 
     def _check_hyperparameters(self, o: dict) -> None:
         super()._check_hyperparameters(o)
-        if not 0.0 <= o["lr_decay"]:
-            raise ValueError(f"Invalid lr_decay value: {o['lr_decay']}")
-        if not 0.0 <= o["weight_decay"]:
-            raise ValueError(f"Invalid weight_decay value: {o['weight_decay']}")
-        if not 0.0 <= o["initial_accumulator_value"]:
-            raise ValueError(f"Invalid initial_accumulator_value value: {o['initial_accumulator_value']}")
-        if not 0.0 <= o["eps"]:
-            raise ValueError(f"Invalid epsilon value: {o['eps']}")
+        self._check_nonnegative(o, "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
 
     def add_param_group(self, param_group: dict) -> None:
         # PyTorch creates Adagrad's state eagerly, so state_dict() lists every parameter from the start
         super().add_param_group(param_group)
         group = self.param_groups[-1]
         for p in group["params"]:
-            state = self.state[p]
-            if not state:
-                state["step"] = 0.0
-                state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
+            self._init_state(p, group)
+
+    def _init_state(self, p, group: dict) -> dict:
+        state = self.state[p]
+        if not state:
+            state["step"] = 0.0
+            state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
+        return state
 
     def _update_group(self, group: dict) -> None:
         lr, lr_decay = float(group["lr"]), float(group["lr_decay"])
         eps, weight_decay = float(group["eps"]), float(group["weight_decay"])
         maximize = group["maximize"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            x = p.data
-            state = self.state[p]
-            if not state:
-                state["step"] = 0.0
-                state["sum"] = np.full_like(x, group["initial_accumulator_value"])
+        for p in self._params_with_grad(group):
+            state = self._init_state(p, group)
             state["step"] += 1
             clr = lr / (1 + (state["step"] - 1) * lr_decay)
-            self._blocked(self._kernel, (x, self._grad_of(p), state["sum"]), clr, eps, weight_decay, maximize)
-            p._version += 1
+            self._update_param(p, (state["sum"],), clr, eps, weight_decay, maximize)
 
     def _kernel(self, x, g, s, clr, eps, weight_decay, maximize):
         g = self._direction(x, g, weight_decay, maximize)

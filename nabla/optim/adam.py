@@ -43,8 +43,7 @@ class Adam(Optimizer):
 
     def _check_hyperparameters(self, o: dict) -> None:
         super()._check_hyperparameters(o)
-        if not 0.0 <= o["eps"]:
-            raise ValueError(f"Invalid epsilon value: {o['eps']}")
+        self._check_nonnegative(o, "eps")
         betas = o["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Invalid betas: expected a pair (beta1, beta2), got {betas!r}")
@@ -52,8 +51,7 @@ class Adam(Optimizer):
             raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
         if not 0.0 <= betas[1] < 1.0:
             raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= o["weight_decay"]:
-            raise ValueError(f"Invalid weight_decay value: {o['weight_decay']}")
+        self._check_nonnegative(o, "weight_decay")
 
     def add_param_group(self, param_group: dict) -> None:
         if isinstance(param_group, dict) and "betas" in param_group:
@@ -69,9 +67,7 @@ class Adam(Optimizer):
         amsgrad, maximize = group["amsgrad"], group["maximize"]
         decay = 1.0 - lr * weight_decay if group["decoupled_weight_decay"] else 1.0
         coupled = 0.0 if group["decoupled_weight_decay"] else weight_decay
-        for p in group["params"]:
-            if p.grad is None:
-                continue
+        for p in self._params_with_grad(group):
             x = p.data
             state = self.state[p]
             if not state:
@@ -84,11 +80,10 @@ class Adam(Optimizer):
             step = state["step"]
             bias_correction1 = 1 - beta1 ** step
             bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
-            self._blocked(self._kernel, (x, self._grad_of(p), state["exp_avg"], state["exp_avg_sq"],
-                                         state.get("max_exp_avg_sq") if amsgrad else None),
-                          decay, coupled, maximize, beta1, beta2, eps * bias_correction2_sqrt,
-                          -lr * bias_correction2_sqrt / bias_correction1)
-            p._version += 1
+            self._update_param(p, (state["exp_avg"], state["exp_avg_sq"],
+                                   state.get("max_exp_avg_sq") if amsgrad else None),
+                               decay, coupled, maximize, beta1, beta2, eps * bias_correction2_sqrt,
+                               -lr * bias_correction2_sqrt / bias_correction1)
 
     def _kernel(self, x, g, m, v, vmax, decay, weight_decay, maximize, beta1, beta2, eps_c, step_size):
         if decay != 1.0:  # decoupled weight decay (AdamW) acts on the weights first

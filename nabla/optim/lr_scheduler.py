@@ -147,8 +147,27 @@ class LRScheduler:
                           UserWarning, stacklevel=3)
 
 
-class _LambdaStateMixin:
-    """state_dict for schedulers holding functions: save callable objects' attributes, not lambdas."""
+def _lambdas(optimizer, lr_lambda) -> list:
+    if not isinstance(lr_lambda, (list, tuple)):
+        fns = [lr_lambda] * len(optimizer.param_groups)
+    else:
+        if len(lr_lambda) != len(optimizer.param_groups):
+            raise ValueError(f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
+        fns = list(lr_lambda)
+    for fn in fns:
+        if not callable(fn):
+            raise TypeError(f"lr_lambda should be a function, but got {type(fn).__name__}")
+    return fns
+
+
+class _LambdaScheduler(LRScheduler):
+    """A scheduler driven by functions of the epoch, one per param group (or one for all).
+    state_dict saves callable objects' attributes, not lambdas."""
+
+    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
+        self.optimizer = optimizer
+        self.lr_lambdas = _lambdas(optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
 
     def state_dict(self) -> dict:
         sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
@@ -165,39 +184,16 @@ class _LambdaStateMixin:
                 fn.__dict__.update(saved)
 
 
-def _lambdas(optimizer, lr_lambda) -> list:
-    if not isinstance(lr_lambda, (list, tuple)):
-        fns = [lr_lambda] * len(optimizer.param_groups)
-    else:
-        if len(lr_lambda) != len(optimizer.param_groups):
-            raise ValueError(f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
-        fns = list(lr_lambda)
-    for fn in fns:
-        if not callable(fn):
-            raise TypeError(f"lr_lambda should be a function, but got {type(fn).__name__}")
-    return fns
-
-
-class LambdaLR(_LambdaStateMixin, LRScheduler):
+class LambdaLR(_LambdaScheduler):
     """``lr = base_lr * lr_lambda(epoch)``, one function per group or one for all."""
-
-    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
-        self.optimizer = optimizer
-        self.lr_lambdas = _lambdas(optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
         self._warn_if_outside_step()
         return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
 
 
-class MultiplicativeLR(_LambdaStateMixin, LRScheduler):
+class MultiplicativeLR(_LambdaScheduler):
     """``lr_t = lr_{t-1} * lr_lambda(t)`` for t >= 1."""
-
-    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
-        self.optimizer = optimizer
-        self.lr_lambdas = _lambdas(optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
         self._warn_if_outside_step()

@@ -115,6 +115,13 @@ class Optimizer:
         if lr is not None and lr is not required and lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
 
+    @staticmethod
+    def _check_nonnegative(options: dict, *names: str) -> None:
+        """ValueError for the first of ``names`` that is negative (or NaN), worded as PyTorch's."""
+        for name in names:
+            if not 0.0 <= options[name]:
+                raise ValueError(f"Invalid {'epsilon' if name == 'eps' else name} value: {options[name]}")
+
     def add_param_group(self, param_group: dict) -> None:
         """Add a group of parameters with its own hyper-parameters (e.g. unfreezing layers mid-training)."""
         if not isinstance(param_group, dict):
@@ -208,6 +215,17 @@ class Optimizer:
 
     def _update_group(self, group: dict) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement _update_group(group) or step()")
+
+    @staticmethod
+    def _params_with_grad(group: dict):
+        """The group's parameters that have a gradient (the others are left as they are)."""
+        return (p for p in group["params"] if p.grad is not None)
+
+    def _update_param(self, p: Tensor, state_arrays: tuple, *args) -> None:
+        """Update ``p`` in place: ``self._kernel(p.data, grad, *state_arrays, *args)`` run block by block,
+        then ``p``'s version bumped so that a graph that saved the old value notices."""
+        self._blocked(self._kernel, (p.data, self._grad_of(p), *state_arrays), *args)
+        p._version += 1
 
     def _blocked(self, kernel, arrays, *args) -> None:
         """Run ``kernel(*arrays, *args)`` on consecutive blocks of the (flattened) arrays.

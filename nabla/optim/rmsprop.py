@@ -35,22 +35,13 @@ class RMSprop(Optimizer):
 
     def _check_hyperparameters(self, o: dict) -> None:
         super()._check_hyperparameters(o)
-        if not 0.0 <= o["eps"]:
-            raise ValueError(f"Invalid epsilon value: {o['eps']}")
-        if not 0.0 <= o["momentum"]:
-            raise ValueError(f"Invalid momentum value: {o['momentum']}")
-        if not 0.0 <= o["weight_decay"]:
-            raise ValueError(f"Invalid weight_decay value: {o['weight_decay']}")
-        if not 0.0 <= o["alpha"]:
-            raise ValueError(f"Invalid alpha value: {o['alpha']}")
+        self._check_nonnegative(o, "eps", "momentum", "weight_decay", "alpha")
 
     def _update_group(self, group: dict) -> None:
         lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
         weight_decay, momentum = float(group["weight_decay"]), float(group["momentum"])
         centered, maximize = group["centered"], group["maximize"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
+        for p in self._params_with_grad(group):
             x = p.data
             state = self.state[p]
             if not state:
@@ -61,10 +52,8 @@ class RMSprop(Optimizer):
             if centered and "grad_avg" not in state:
                 state["grad_avg"] = np.zeros_like(x)
             state["step"] += 1
-            self._blocked(self._kernel, (x, self._grad_of(p), state["square_avg"], state.get("grad_avg"),
-                                         state.get("momentum_buffer")),
-                          lr, alpha, eps, weight_decay, momentum, centered, maximize)
-            p._version += 1
+            self._update_param(p, (state["square_avg"], state.get("grad_avg"), state.get("momentum_buffer")),
+                               lr, alpha, eps, weight_decay, momentum, centered, maximize)
 
     def _kernel(self, x, g, v, m, b, lr, alpha, eps, weight_decay, momentum, centered, maximize):
         g = self._direction(x, g, weight_decay, maximize)

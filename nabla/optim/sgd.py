@@ -62,20 +62,15 @@ class SGD(Optimizer):
         dampening = float(group["dampening"])
         weight_decay = float(group["weight_decay"])
         nesterov, maximize = group["nesterov"], group["maximize"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            x = p.data
+        for p in self._params_with_grad(group):
             buf, first = None, False
             if momentum != 0:
                 state = self.state[p]
                 buf = state.get("momentum_buffer")
                 if buf is None:
-                    buf = state["momentum_buffer"] = np.zeros_like(x)
+                    buf = state["momentum_buffer"] = np.zeros_like(p.data)
                     first = True
-            self._blocked(self._kernel, (x, self._grad_of(p), buf), lr, momentum, dampening, weight_decay,
-                          nesterov, maximize, first)
-            p._version += 1
+            self._update_param(p, (buf,), lr, momentum, dampening, weight_decay, nesterov, maximize, first)
 
     def _kernel(self, x, g, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, first):
         d = self._direction(x, g, weight_decay, maximize)
