@@ -133,6 +133,16 @@ class _RecurrentLayer(Function):
         bs = self.batch_sizes
         return [B] * T if bs is None else bs
 
+    def _steps(self, T, B):
+        """[(t, n, prev_n)] in the direction's time order, for the steps with a batch (n > 0 rows alive):
+        prev_n is the row count of the step before (0 for the first), as _prev_state reads it."""
+        sizes, steps, prev_n = self._sizes(T, B), [], 0
+        for t in self._times(T):
+            if sizes[t]:
+                steps.append((t, sizes[t], prev_n))
+                prev_n = sizes[t]
+        return steps
+
     def _lengths(self, T, B):
         """Each (sorted) sequence's length, from batch_sizes."""
         bs = np.asarray(self._sizes(T, B))
@@ -217,12 +227,7 @@ class RNNLayer(_RecurrentLayer):
         h_slot, _, _ = self._slots(T)
         buf[h_slot] = h0
         relu = self.nonlinearity == "relu"
-        sizes = self._sizes(T, B)
-        prev_n = 0
-        for t in self._times(T):
-            n = sizes[t]
-            if n == 0:
-                continue
+        for t, n, prev_n in self._steps(T, B):
             hp = self._prev_state(buf, t, T, n, h0, prev_n)
             out = buf[t + (0 if self.reverse else 1)][:n]
             np.matmul(hp, whT, out=out)
@@ -231,7 +236,6 @@ class RNNLayer(_RecurrentLayer):
                 np.maximum(out, 0, out=out)
             else:
                 np.tanh(out, out=out)
-            prev_n = n
         self._final(buf, None, T, B)
         self.buf = buf
         return buf
@@ -249,11 +253,7 @@ class RNNLayer(_RecurrentLayer):
             D = 1 - y * y
         G = (np.zeros if self.batch_sizes is not None else np.empty)((T, B, H), dtype=x.dtype)
         dh = g[hn_slot].copy()
-        sizes = self._sizes(T, B)
-        for t in reversed(self._times(T)):
-            n = sizes[t]
-            if n == 0:
-                continue
+        for t, n, _ in reversed(self._steps(T, B)):
             d = dh[:n]
             d += gy[t, :n]
             gt = G[t, :n]
@@ -307,13 +307,8 @@ class LSTMLayer(_RecurrentLayer):
         cells[h_slot] = c0
         tmp = np.empty((B, 4 * H), dtype=dt)
         tmpc = np.empty((B, H), dtype=dt)
-        sizes = self._sizes(T, B)
         step = 0 if self.reverse else 1
-        prev_n = 0
-        for t in self._times(T):
-            n = sizes[t]
-            if n == 0:
-                continue
+        for t, n, prev_n in self._steps(T, B):
             hp = self._prev_state(buf, t, T, n, h0, prev_n)
             cin = cells[t + 1 - step]
             if self.reverse and n > prev_n and t < T - 1:
@@ -340,7 +335,6 @@ class LSTMLayer(_RecurrentLayer):
             c += tc
             np.tanh(c, out=a5[:, 4])
             np.multiply(a5[:, 3], a5[:, 4], out=buf[t + step][:n])
-            prev_n = n
         self._final(buf, cells, T, B)
         _workspace.put(XP)
         self.buf, self.A, self.cells = buf, A, cells
@@ -362,11 +356,7 @@ class LSTMLayer(_RecurrentLayer):
         Y = np.empty((B, 2, H), dtype=dt)
         dh = g[hn_slot].copy()
         dc = g[hn_slot + 1].copy()
-        sizes = self._sizes(T, B)
-        for t in reversed(self._times(T)):
-            n = sizes[t]
-            if n == 0:
-                continue
+        for t, n, _ in reversed(self._steps(T, B)):
             a, x5, y, gt = A5[t, :n], X[:n], Y[:n], G4[t, :n]
             d, e = dh[:n], dc[:n]
             d += gy[t, :n]
@@ -423,13 +413,8 @@ class GRULayer(_RecurrentLayer):
         DHN = np.empty((T, B, H), dtype=dt)        # h_prev - n
         h_slot, _, _ = self._slots(T)
         buf[h_slot] = h0
-        sizes = self._sizes(T, B)
         step = 0 if self.reverse else 1
-        prev_n = 0
-        for t in self._times(T):
-            n = sizes[t]
-            if n == 0:
-                continue
+        for t, n, prev_n in self._steps(T, B):
             hp = self._prev_state(buf, t, T, n, h0, prev_n)
             q = HP[t, :n]
             np.matmul(hp, whT, out=q)
@@ -451,7 +436,6 @@ class GRULayer(_RecurrentLayer):
             out = buf[t + step][:n]
             np.multiply(a[:, H:2 * H], d, out=out)
             out += nn_
-            prev_n = n
         self._final(buf, None, T, B)
         self.buf, self.A, self.HP, self.DHN = buf, A, HP, DHN
         return buf
@@ -477,11 +461,7 @@ class GRULayer(_RecurrentLayer):
         w_hh_r = _gates(w_hh, 3, _GRU_HH_ORDER)
         tmp = np.empty((B, H), dtype=dt)
         dh = g[hn_slot].copy()
-        sizes = self._sizes(T, B)
-        for t in reversed(self._times(T)):
-            n = sizes[t]
-            if n == 0:
-                continue
+        for t, n, _ in reversed(self._steps(T, B)):
             d = dh[:n]
             d += gy[t, :n]
             np.multiply(M[t, :n], d[:, None, :], out=G4[t, :n, 2:4])
