@@ -15,13 +15,18 @@ How it runs (NumPy, measured on 2 cores; see benchmarks/workloads/conv.py):
   computed as an (N, OH, OW, K) array and returned as its (N, K, OH, OW) transposed *view*, so the next
   convolution reads it channels-last without a copy (NumPy's elementwise ops keep that layout, as
   PyTorch's channels_last memory format does).
-- Stride 1 with many channels: no unfolded matrix at all.  The padded batch is one flat (N*Hp*Wp, C)
-  matrix; kernel offset (i, j) is the slice shifted by i*d_h*Wp + j*d_w rows, so y = sum over the kh*kw
-  offsets of (shifted slice) @ W_ij, computed on the padded width (the few extra columns are dropped).
-  Extra memory: one output-sized temporary.  The weight gradient uses the same shifted slices against
-  the gradient laid out on the padded grid; the input gradient adds kh*kw products G @ W_ij^T into
-  strided windows of a padded buffer (col2im one offset at a time, never the unfolded matrix).
-- Strides > 1 or 5-15 channels: im2col through a strided window view (sliding_window_view) and one
+- Stride 1 (no groups, 5+ channels): the row unfold.  The padded batch is unfolded along the width only,
+  X (N, Hp, OW, kw*C) with X[n, r, q] = the kw pixels xp[n, r, q + j*d_w] side by side (a run of kw*C
+  contiguous values per output pixel, so the copy is cheap: kw times the input).  Flattened to rows, kernel
+  row i is X shifted by i*d_h*OW rows, so y = sum over the kh kernel rows of (shifted X) @ W_i, W_i the
+  (kw*C, K) matrix of that row: kh products with kw*C terms each (fewer, deeper products than one per
+  kernel offset, and only kh - 1 output-sized additions), computed on the (N, Hp, OW) grid (each image's
+  last rows are dropped).  X is kept for the weight gradient, dw_i = (shifted X)^T @ G (G zero on the
+  dropped rows).  The input gradient is the same correlation of G, zero-padded by (k - 1)*d - p, with the
+  flipped, transposed kernel.  Where the whole im2col matrix is small (<= _SMALL_COLS, LeNet's 5x5 layer),
+  im2col's single product is used instead.  Measured single-threaded (CPU time) on ResNet-20 shapes
+  (batch 128, 28/14/7 pixels, 16/32/64 channels) this beat both 9 shifted products per offset and im2col.
+- Strides > 1 (and small stride-1 cases): im2col through a strided window view (sliding_window_view) and one
   matrix product; the unfolded matrix is built a batch chunk at a time, at most _COLS_BYTES (32 MB) per
   chunk, and kept for the weight gradient when one chunk holds the whole batch.
 - 1 to 4 input channels (the first layer: grayscale, RGB): channel-major im2col, a (C*kh*kw, N*OH*OW)
@@ -29,12 +34,12 @@ How it runs (NumPy, measured on 2 cores; see benchmarks/workloads/conv.py):
   also kept for the weight gradient (LeNet's first layer: 5 MB at batch 64).
 - Depthwise (one input channel per group): kh*kw broadcast multiply-adds, no matrix product.
 
-Memory, 3x3 64->64 on 64x64x32x32 float32 (input 16.8 MB): textbook im2col would unfold 151 MB.  Here the
-forward keeps the padded input (18.9 MB) for the weight gradient and writes its output on the padded
-grid (18.9 MB, 16.8 MB of it the result) with one output-sized temporary; the backward adds a gradient
-on the padded grid (18.9 MB), the padded input gradient (18.9 MB) and one temporary (16.8 MB).
-Time (2 shared cores, measured while other jobs ran, so rough): the kh*kw matrix products run at
-OpenBLAS's speed for these thin shapes; forward, input gradient and weight gradient cost about the same.
+Memory, 3x3 64->64 on 64x64x32x32 float32 (input 16.8 MB): textbook im2col would unfold 151 MB.  The row
+unfold is 3x the padded input (53 MB here), built in batch chunks of at most _COLS_BYTES; when it takes more
+than one chunk, only the padded input (18.9 MB) is kept and the weight gradient unfolds it again, chunk by
+chunk.  The output is written on the (N, Hp, OW) grid with one temporary of the same size per chunk.
+Time (2 shared cores, measured while other jobs ran, so rough): the products run at OpenBLAS's speed for
+these thin shapes; forward, input gradient and weight gradient cost about the same.
 """
 from __future__ import annotations
 
@@ -49,6 +54,7 @@ from .shape import reshape, unsqueeze, squeeze
 _COLS_BYTES = 32 << 20     # largest unfolded (im2col) chunk
 _SHIFT_MIN_C = 16          # stride-1 convolutions with at least this many input channels per group go "shifted"
 _CHANNEL_MAJOR_MAX_C = 4   # up to this many input channels (grayscale, RGB): channel-major im2col, kept for dw
+_SMALL_COLS = 4 << 20      # stride-1 convolutions whose whole im2col matrix is at most this use it (one product)
 
 _window_view = np.lib.stride_tricks.sliding_window_view
 
@@ -162,9 +168,11 @@ def _use_shifted(stride, cg, kh, kw, groups):
     return stride == (1, 1) and cg >= _SHIFT_MIN_C and kh * kw > 1
 
 
-def _use_rows(stride, groups, cg):
-    """Stride-1 (in height) convolutions without groups go through the row unfold (see _rows_unfold)."""
-    return groups == 1 and stride[0] == 1 and cg > _CHANNEL_MAJOR_MAX_C
+def _use_rows(stride, groups, cg, cols_bytes):
+    """Stride-1 (in height) convolutions without groups go through the row unfold (see _rows_unfold),
+    unless the whole im2col matrix is small (<= _SMALL_COLS): then one matrix product over kh*kw*C
+    terms, with no partial sums to add, is the faster (LeNet's 5x5 layer, 7x7 maps)."""
+    return groups == 1 and stride[0] == 1 and cg > _CHANNEL_MAJOR_MAX_C and cols_bytes > _SMALL_COLS
 
 
 def _rows_unfold(xp, kw, ow, sw, dw):
@@ -270,7 +278,7 @@ def _conv_forward(x, w, stride, pads, dilation, groups, out_hw=None, xp=None, ke
                 np.multiply(_offset(xp, i, j, oh, ow, stride, dilation)[..., None], wt[:, :, i, j], out=tmp)
                 out += tmp
         return out.reshape(n, oh, ow, k), xp
-    if _use_rows(stride, g, cg):
+    if _use_rows(stride, g, cg, n * oh * ow * kh * kw * c * xp.itemsize):
         y = _rows_conv(xp, _wrows(w), dilation[0], oh, ow, stride[1], dilation[1], kw, keep=keep)
         return y, xp
     wt = np.ascontiguousarray(w.reshape(g, kg, cg, kh, kw).transpose(3, 4, 0, 2, 1))  # (kh, kw, G, Cg, Kg)
@@ -323,13 +331,13 @@ def _conv_transpose_forward(gy, w, stride, pads, dilation, groups, out_hw):
     wp = max(l + wd + pads[3], dilation[1] * (kw - 1) + stride[1] * (ow - 1) + 1)
     dt = np.result_type(gy.dtype, w.dtype)
     top, left = dilation[0] * (kh - 1) - t, dilation[1] * (kw - 1) - l
-    if (_use_rows((1, 1), g, k) and stride == (1, 1) and top >= 0 and left >= 0
-            and h + t - oh >= 0 and wd + l - ow >= 0):
+    if g == 1 and k > _CHANNEL_MAJOR_MAX_C and stride == (1, 1) and min(top, left, h + t - oh, wd + l - ow) >= 0:
         # stride 1: dx is the correlation of g, padded by (k - 1)*d - p, with the flipped, transposed kernel
         gp = np.zeros((n, h + dilation[0] * (kh - 1), wd + dilation[1] * (kw - 1), k), dtype=dt)
         gp[:, top:top + oh, left:left + ow] = gy.transpose(0, 2, 3, 1)
-        wflip = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)).reshape(kh, kw * k, c)
-        return _rows_conv(gp, wflip, dilation[0], h, wd, 1, dilation[1], kw), None
+        wflip = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, K, kh, kw)
+        y, _ = _conv_forward(gp.transpose(0, 3, 1, 2), wflip, (1, 1), (0, 0, 0, 0), dilation, 1, xp=gp)
+        return y, None
     dxp = np.zeros((n, hp, wp, c), dtype=dt)
     g4 = _nhwc(gy)
     if cg == 1 and g > 1:  # depthwise: dx[..., g] += sum_m g[..., g, m] w[g, m, i, j]
@@ -363,7 +371,8 @@ def _conv_weight(x, gy, kshape, stride, pads, dilation, groups, xp=None, cols=No
     k, cg, kh, kw = kshape
     g, kg = groups, k // groups
     oh, ow = gy.shape[2], gy.shape[3]
-    if rows is not None or (cols is None and _use_rows(stride, g, cg)):
+    if rows is not None or (cols is None and cols_nhwc is None
+                            and _use_rows(stride, g, cg, n * oh * ow * kh * kw * c * x.itemsize)):
         if rows is None and xp is None:
             xp = _padded_nhwc(x, pads)
         dw = _rows_weight(xp, rows, _nhwc(gy), kh, kw, stride, dilation)
