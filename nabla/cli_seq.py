@@ -226,9 +226,11 @@ def train(args, entry, echo=print):
     best_path, last_path = os.path.join(out, "best.safetensors"), os.path.join(out, "last.safetensors")
     key = "val_loss" if entry.task == "lm" else "val_metric"
 
+    sign = -1.0 if entry.task == "seq2seq" and _metric(dataset) == "bleu" else 1.0  # BLEU: higher is better
+
     def on_eval(hist):
-        if hist[key][-1] < best["value"]:
-            best["value"] = hist[key][-1]
+        if sign * hist[key][-1] < best["value"]:
+            best["value"] = sign * hist[key][-1]
             _save(best_path, model, optimizer, config, hist, hist["step"][-1])
 
     log = echo  # a line per evaluation (not a progress bar, so --quiet keeps it)
@@ -273,7 +275,7 @@ def train(args, entry, echo=print):
         echo(_seq2seq_summary("test", test, metric, args.beam_size))
         _print_examples(test_set, test, echo)
         result.update(val=res, test={k: v for k, v in test.items() if k not in ("hyps", "refs")})
-    echo(f"checkpoints: {last_path} (last), {best_path} (best by {key})")
+    echo(f"checkpoints: {last_path} (last), {best_path} (best by {key if key == 'val_loss' else _metric(dataset)})")
     return result
 
 
