@@ -61,6 +61,12 @@ def _normalize_batch_indices(idx: np.ndarray, n: int, who: str) -> np.ndarray:
     return np.where(idx < 0, idx + n, idx)
 
 
+def _require_int_index(index, who: str) -> None:
+    """TypeError unless ``index`` is one integer (``__getitem__`` of a data set that batches by get_batch)."""
+    if not isinstance(index, (int, np.integer)):
+        raise TypeError(f"{who}: index must be an int, got {type(index).__name__} (use get_batch for many indices)")
+
+
 class Dataset:
     """Base class of map-style data sets: subclasses define ``__getitem__`` and ``__len__``.
 

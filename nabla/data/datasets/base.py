@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ...autograd.tensor import Tensor
-from ..dataset import Dataset, _index_array, take_rows
+from ..dataset import Dataset, _index_array, _require_int_index, take_rows
 from . import cache as _cache
 
 
@@ -107,9 +107,7 @@ class ImageDataset(Dataset):
         return x, y
 
     def __getitem__(self, index):
-        if not isinstance(index, (int, np.integer)):
-            raise TypeError(f"{type(self).__name__}: index must be an int, got {type(index).__name__} "
-                            "(use get_batch for many indices)")
+        _require_int_index(index, type(self).__name__)
         n = len(self)
         if not -n <= index < n:
             raise IndexError(f"{type(self).__name__}: index {index} is out of range for a dataset of size {n}")

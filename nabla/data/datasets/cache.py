@@ -80,25 +80,30 @@ def atomic_copy(src, dst, sha256: str | None = None) -> Path:
     return dst
 
 
-def atomic_save_npy(path, array: np.ndarray) -> bool:
-    """Save ``array`` to ``path`` atomically; False (and nothing written) if the folder is not writable."""
+def atomic_write(path, write, text: bool = False) -> Path:
+    """Write a file through ``write(f)`` atomically: into a temporary file beside ``path`` (its folder made
+    if missing), then renamed into place, so that a reader never sees half a file.  The temporary file
+    is removed if anything fails; the error propagates.  ``text``: f is a UTF-8 text file, else binary."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    except OSError:
-        return False  # a read-only cache only costs the speed-up
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, np.ascontiguousarray(array), allow_pickle=False)
+        with (os.fdopen(fd, "w", encoding="utf-8") if text else os.fdopen(fd, "wb")) as f:
+            write(f)
         _publish(tmp, path)
-        return True
-    except OSError:
-        _unlink(tmp)
-        return False
     except BaseException:
         _unlink(tmp)
         raise
+    return path
+
+
+def atomic_save_npy(path, array: np.ndarray) -> bool:
+    """Save ``array`` to ``path`` atomically; False (and nothing written) if the folder is not writable."""
+    try:
+        atomic_write(path, lambda f: np.save(f, np.ascontiguousarray(array), allow_pickle=False))
+        return True
+    except OSError:
+        return False  # a read-only cache only costs the speed-up
 
 
 def load_npy(path, shape=None, dtype=None):

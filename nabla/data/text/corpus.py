@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd.tensor import Tensor
-from ..dataset import Dataset, _index_array, as_generator
+from ..dataset import Dataset, _index_array, _normalize_batch_indices, _require_int_index, as_generator
 from .source import SwordModule, TextDataset
 from .vocab import CharVocab
 
@@ -92,19 +92,12 @@ class CharLMDataset(Dataset):
 
     def get_batch(self, indices) -> tuple:
         """``(x (B, T), y (B, T))`` int64 for an array of sample indices: one gather of (B, T+1) windows."""
-        idx = _index_array(indices)
-        n = len(self)
-        if idx.size and (idx.min() < -n or idx.max() >= n):
-            bad = idx[(idx < -n) | (idx >= n)][0]
-            raise IndexError(f"{type(self).__name__}: index {int(bad)} is out of range for a dataset of size {n}")
-        idx = np.where(idx < 0, idx + n, idx)
+        idx = _normalize_batch_indices(_index_array(indices), len(self), type(self).__name__)
         win = self.ids[idx[:, None] * self.stride + self._offsets]
         return win[:, :-1], win[:, 1:]
 
     def __getitem__(self, index):
-        if not isinstance(index, (int, np.integer)):
-            raise TypeError(f"{type(self).__name__}: index must be an int, got {type(index).__name__} "
-                            "(use get_batch for many indices)")
+        _require_int_index(index, type(self).__name__)
         x, y = self.get_batch(np.array([index]))
         return Tensor._make(x[0], None), Tensor._make(y[0], None)
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ...autograd.tensor import Tensor
-from ..dataset import Dataset, _index_array, as_generator
+from ..dataset import Dataset, _index_array, _normalize_batch_indices, _require_int_index, as_generator
 from ..datasets.cache import PyPISource
 from ..sampler import Sampler
 from .corpus import KJV, split_entries
@@ -149,12 +149,7 @@ class PairDataset(Dataset):
 
     def get_batch(self, indices) -> tuple:
         """``(src (B, S), src_lengths (B,), tgt_in (B, T), tgt_out (B, T))``, int64, padded with ``<pad>``."""
-        idx = _index_array(indices)
-        n = len(self)
-        if idx.size and (idx.min() < -n or idx.max() >= n):
-            bad = idx[(idx < -n) | (idx >= n)][0]
-            raise IndexError(f"{type(self).__name__}: index {int(bad)} is out of range for a dataset of size {n}")
-        idx = np.where(idx < 0, idx + n, idx)
+        idx = _normalize_batch_indices(_index_array(indices), len(self), type(self).__name__)
         sv, tv = self.src_vocab, self.tgt_vocab
         src, src_len = self._src.padded(idx, sv.pad_index, suffix=sv.eos_index if self.src_eos else None)
         tgt_in, _ = self._tgt.padded(idx, tv.pad_index, prefix=tv.bos_index)
@@ -162,9 +157,7 @@ class PairDataset(Dataset):
         return src, src_len, tgt_in, tgt_out
 
     def __getitem__(self, index):
-        if not isinstance(index, (int, np.integer)):
-            raise TypeError(f"{type(self).__name__}: index must be an int, got {type(index).__name__} "
-                            "(use get_batch for many indices)")
+        _require_int_index(index, type(self).__name__)
         src, n, tin, tout = self.get_batch(np.array([index]))
         return (Tensor._make(src[0], None), int(n[0]), Tensor._make(tin[0], None), Tensor._make(tout[0], None))
 

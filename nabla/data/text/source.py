@@ -109,26 +109,6 @@ class SwordModule:
         self.source = _cache.DebianSource(package, f"{SWORD_DIR}/{module}", size=size)
 
 
-def _atomic_write_json(path: Path, obj) -> bool:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    except OSError:
-        return False  # a read-only cache only costs the speed-up
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, ensure_ascii=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-        return True
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 class TextDataset(Dataset):
     """Base of the packaged text data sets: finding, fetching and checking their files.
 
@@ -216,7 +196,10 @@ class TextDataset(Dataset):
             except (OSError, ValueError):
                 pass
         obj = build()
-        _atomic_write_json(path, obj)
+        try:
+            _cache.atomic_write(path, lambda f: json.dump(obj, f, ensure_ascii=False), text=True)
+        except OSError:
+            pass  # a read-only cache only costs the speed-up
         return obj
 
     def _read_module(self, key: str, download: bool) -> list:

@@ -13,15 +13,14 @@ numbering is the same run after run).  ``save(path)`` / ``load(path)`` keep a vo
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from ...autograd.tensor import Tensor
+from ..datasets.cache import atomic_write
 
 __all__ = ["Vocab", "CharVocab", "WordVocab", "SPECIALS", "PAD", "BOS", "EOS", "UNK", "pad_sequences",
            "load_vocab"]
@@ -179,21 +178,7 @@ class Vocab:
 
     def save(self, path) -> Path:
         """Write the vocabulary as JSON (atomically: a temporary file, then a rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.to_dict(), f, ensure_ascii=False)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        return path
+        return atomic_write(path, lambda f: json.dump(self.to_dict(), f, ensure_ascii=False), text=True)
 
     @classmethod
     def from_dict(cls, d: dict):
