@@ -44,6 +44,19 @@ def _same_shape(op, input, target):
                          "differ; they must have the same shape (broadcasting a target is usually a bug)")
 
 
+def _input_and_target(op, input, target):
+    """``(x, y)``: input and target as tensors (target in input's dtype) of the same shape, for a pointwise loss."""
+    x = as_tensor(input)
+    y = as_tensor(target, x)
+    _same_shape(op, x, y)
+    return x, y
+
+
+def _weighted(loss: Tensor, weight, like: Tensor) -> Tensor:
+    """``loss * weight`` (weight in like's dtype), or loss itself without a weight."""
+    return loss if weight is None else loss * as_tensor(weight, like)
+
+
 def _int_target(op, target):
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind not in "iu":
@@ -290,16 +303,12 @@ class BinaryCrossEntropy(Function):
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
     """The notes' log loss on probabilities: -w (y log x + (1 - y) log(1 - x)), logs clamped to >= -100."""
     _check_reduction(reduction, "binary_cross_entropy")
-    x = as_tensor(input)
-    y = as_tensor(target, x)
-    _same_shape("binary_cross_entropy", x, y)
+    x, y = _input_and_target("binary_cross_entropy", input, target)
     if x.data.size and (x.data.min() < 0 or x.data.max() > 1):
         raise ValueError(f"binary_cross_entropy: all elements of input should be between 0 and 1 (got values in "
                          f"[{x.data.min():.4g}, {x.data.max():.4g}]); for logits use binary_cross_entropy_with_logits")
     loss = BinaryCrossEntropy.apply(x, y)
-    if weight is not None:
-        loss = loss * as_tensor(weight, x)
-    return _reduce(loss, reduction)
+    return _reduce(_weighted(loss, weight, x), reduction)
 
 
 class BCEWithLogits(Function):
@@ -341,9 +350,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     1e4) give finite values and gradients.  pos_weight (broadcast along the last axis, one per class)
     multiplies the positive term; weight multiplies each element's loss."""
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
-    x = as_tensor(input)
-    y = as_tensor(target, x)
-    _same_shape("binary_cross_entropy_with_logits", x, y)
+    x, y = _input_and_target("binary_cross_entropy_with_logits", input, target)
     if pos_weight is None:
         loss = BCEWithLogits.apply(x, y)
     else:
@@ -354,36 +361,26 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
             raise ValueError(f"binary_cross_entropy_with_logits: pos_weight of shape {tuple(pw.shape)} does not "
                              f"broadcast with input of shape {tuple(x.shape)}") from None
         loss = BCEWithLogits.apply(x, y, pw)
-    if weight is not None:
-        loss = loss * as_tensor(weight, x)
-    return _reduce(loss, reduction)
+    return _reduce(_weighted(loss, weight, x), reduction)
 
 
 # ---------------------------------------------------------------------- regression losses
 def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
     """Mean squared error: (x - y)^2 per element, reduced.  Shapes must match (PyTorch only warns)."""
     _check_reduction(reduction, "mse_loss")
-    x = as_tensor(input)
-    y = as_tensor(target, x)
-    _same_shape("mse_loss", x, y)
+    x, y = _input_and_target("mse_loss", input, target)
     d = x - y
     loss = d * d
-    if weight is not None:
-        loss = loss * as_tensor(weight, x)
-    return _reduce(loss, reduction)
+    return _reduce(_weighted(loss, weight, x), reduction)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
     """Mean absolute error: |x - y| per element, reduced (gradient sign(x - y), 0 at 0)."""
     from .elementwise import abs as abs_
     _check_reduction(reduction, "l1_loss")
-    x = as_tensor(input)
-    y = as_tensor(target, x)
-    _same_shape("l1_loss", x, y)
+    x, y = _input_and_target("l1_loss", input, target)
     loss = abs_(x - y)
-    if weight is not None:
-        loss = loss * as_tensor(weight, x)
-    return _reduce(loss, reduction)
+    return _reduce(_weighted(loss, weight, x), reduction)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
@@ -393,9 +390,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str
     _check_reduction(reduction, "smooth_l1_loss")
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
-    x = as_tensor(input)
-    y = as_tensor(target, x)
-    _same_shape("smooth_l1_loss", x, y)
+    x, y = _input_and_target("smooth_l1_loss", input, target)
     d = x - y
     ad = abs_(d)
     if beta == 0.0:
@@ -411,15 +406,11 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weigh
     _check_reduction(reduction, "huber_loss")
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
-    x = as_tensor(input)
-    y = as_tensor(target, x)
-    _same_shape("huber_loss", x, y)
+    x, y = _input_and_target("huber_loss", input, target)
     d = x - y
     ad = abs_(d)
     loss = where(ad.data < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
-    if weight is not None:
-        loss = loss * as_tensor(weight, x)
-    return _reduce(loss, reduction)
+    return _reduce(_weighted(loss, weight, x), reduction)
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):
@@ -431,9 +422,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
     from .elementwise import exp, log
     from .arithmetic import where
     _check_reduction(reduction, "kl_div", _REDUCTIONS + ("batchmean",))
-    x = as_tensor(input)
-    t = as_tensor(target, x)
-    _same_shape("kl_div", x, t)
+    x, t = _input_and_target("kl_div", input, target)
     if log_target:
         loss = exp(t) * (t - x)
     else:
