@@ -331,7 +331,7 @@ def _conv_transpose_forward(gy, w, stride, pads, dilation, groups, out_hw):
     wp = max(l + wd + pads[3], dilation[1] * (kw - 1) + stride[1] * (ow - 1) + 1)
     dt = np.result_type(gy.dtype, w.dtype)
     top, left = dilation[0] * (kh - 1) - t, dilation[1] * (kw - 1) - l
-    if g == 1 and k > _CHANNEL_MAJOR_MAX_C and stride == (1, 1) and min(top, left, h + t - oh, wd + l - ow) >= 0:
+    if g == 1 and c >= _SHIFT_MIN_C and stride == (1, 1) and min(top, left, h + t - oh, wd + l - ow) >= 0:
         # stride 1: dx is the correlation of g, padded by (k - 1)*d - p, with the flipped, transposed kernel
         gp = np.zeros((n, h + dilation[0] * (kh - 1), wd + dilation[1] * (kw - 1), k), dtype=dt)
         gp[:, top:top + oh, left:left + ow] = gy.transpose(0, 2, 3, 1)
