@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .workloads import Workload, register
+from .workloads import Workload, framework, register, training_step
 
 T, B, I, H, C = 32, 32, 64, 256, 65
 
@@ -35,32 +35,15 @@ def _step(fw, lr=1e-3):
     opt = optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=lr)
     x, y = fw.tensor(x), fw.tensor(y)
 
-    def step():
-        opt.zero_grad()
+    def loss():
         out, _ = lstm(x)
-        loss = criterion(head(out.reshape(T * B, H)), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
-
-
-def _nabla(cfg):
-    import nabla as nb
-    import nabla.nn  # noqa: F401
-    import nabla.optim  # noqa: F401
-    return _step(nb, cfg.get("lr", 1e-3))
-
-
-def _torch(cfg):
-    import torch
-    import torch.nn  # noqa: F401
-    import torch.optim  # noqa: F401
-    return _step(torch, cfg.get("lr", 1e-3))
+        return criterion(head(out.reshape(T * B, H)), y)
+    return training_step(opt, loss)
 
 
 register(Workload(
     "lstm_train_adam", goal=2.0, source="issue 6",
     description="1-layer LSTM (input 64, hidden 256, seq 32, batch 32) + 65-class head training step, "
                 "float32: nn.LSTM/Linear/CrossEntropyLoss, optim.Adam",
-    nabla=_nabla, torch=_torch))
+    nabla=lambda cfg: _step(framework("nabla", "nn", "optim"), cfg.get("lr", 1e-3)),
+    torch=lambda cfg: _step(framework("torch", "nn", "optim"), cfg.get("lr", 1e-3))))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .workloads import Workload, register
+from .workloads import Workload, framework, register, training_step
 
 VOCAB, D, HEADS, FF, LAYERS, SEQ, BATCH = 1000, 128, 4, 512, 2, 64, 32
 
@@ -46,30 +46,18 @@ def _step(fw, model, lr=1e-3):
     x, y, pe, mask = fw.tensor(x), fw.tensor(y.reshape(-1)), fw.tensor(pe), fw.tensor(mask)
     opt = fw.optim.Adam(model.parameters(), lr=lr)
     criterion = fw.nn.CrossEntropyLoss()
-
-    def step():
-        opt.zero_grad()
-        logits = model(x, pe, mask)
-        loss = criterion(logits.reshape(-1, VOCAB), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return training_step(opt, lambda: criterion(model(x, pe, mask).reshape(-1, VOCAB), y))
 
 
 def _torch(cfg):
-    import torch
-    import torch.nn  # noqa: F401
-    import torch.optim  # noqa: F401
+    torch = framework("torch", "nn", "optim")
     model = _build(torch)
     model.load_state_dict({k: torch.tensor(v) for k, v in _state().items()})
     return _step(torch, model, cfg.get("lr", 1e-3))
 
 
 def _nabla(cfg):
-    import nabla as nb
-    import nabla.nn  # noqa: F401
-    import nabla.optim  # noqa: F401
+    nb = framework("nabla", "nn", "optim")
     model = _build(nb)
     model.load_state_dict(_state())
     return _step(nb, model, cfg.get("lr", 1e-3))

@@ -19,6 +19,7 @@ and import it at the bottom of this file.  Rules that keep the comparison fair:
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -59,6 +60,28 @@ def register(w: Workload) -> Workload:
         raise ValueError(f"benchmark workload {w.name!r} is registered twice")
     WORKLOADS[w.name] = w
     return w
+
+
+def framework(name: str, *submodules: str):
+    """The module ``nabla`` or ``torch``, with ``submodules`` (e.g. "nn", "optim") imported too.  Call it
+    inside a set-up function, so that a worker loads only its own framework; an ImportError from a
+    submodule means nabla does not have it yet."""
+    module = importlib.import_module(name)
+    for sub in submodules:
+        importlib.import_module(f"{name}.{sub}")
+    return module
+
+
+def training_step(optimizer, compute_loss) -> Callable:
+    """The timed ``step()`` of a training workload: zero_grad, ``loss = compute_loss()``, backward,
+    ``optimizer.step()``; it returns the loss."""
+    def step():
+        optimizer.zero_grad()
+        loss = compute_loss()
+        loss.backward()
+        optimizer.step()
+        return loss
+    return step
 
 
 def get(name: str) -> Workload:

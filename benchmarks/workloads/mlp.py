@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Workload, register
+from . import Workload, framework, register, training_step
 from ._data import classification_batch, linear_params
 
 SIZES = (784, 512, 512, 10)
@@ -86,45 +86,33 @@ register(Workload(
 
 
 # ---------------------------------------------------------------- c: nn + Adam training step
-def _train_step(fw, lr):
-    nn, optim = fw.nn, fw.optim
-    params, x, y = _data("out_in")
+def mlp_model(fw):
+    """The 784-512-512-10 ReLU MLP as ``fw.nn.Sequential``, its Linear layers loaded from
+    ``linear_params(SIZES, seed=0)``: identical starting weights in both frameworks."""
+    nn = fw.nn
     model = nn.Sequential(nn.Linear(SIZES[0], SIZES[1]), nn.ReLU(),
                           nn.Linear(SIZES[1], SIZES[2]), nn.ReLU(),
                           nn.Linear(SIZES[2], SIZES[3]))
-    with fw.no_grad():  # identical starting weights in both frameworks
-        for layer, (w, b) in zip([m for m in model if isinstance(m, nn.Linear)], params):
+    with fw.no_grad():
+        linears = [m for m in model if isinstance(m, nn.Linear)]
+        for layer, (w, b) in zip(linears, linear_params(SIZES, seed=0, layout="out_in")):
             layer.weight.copy_(fw.tensor(w))
             layer.bias.copy_(fw.tensor(b))
-    criterion = nn.CrossEntropyLoss()
-    opt = optim.Adam(model.parameters(), lr=lr)
+    return model
+
+
+def _train_step(fw, lr):
+    model = mlp_model(fw)
+    criterion = fw.nn.CrossEntropyLoss()
+    opt = fw.optim.Adam(model.parameters(), lr=lr)
+    x, y = classification_batch(BATCH, SIZES[0], SIZES[-1], seed=1)
     x, y = fw.tensor(x), fw.tensor(y)
-
-    def step():
-        opt.zero_grad()
-        loss = criterion(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
-
-
-def _train_nabla(cfg):
-    import nabla as nb
-    import nabla.nn  # noqa: F401  (submodules: an ImportError here means "not written yet")
-    import nabla.optim  # noqa: F401
-    return _train_step(nb, cfg.get("lr", 1e-3))
-
-
-def _train_torch(cfg):
-    import torch
-    import torch.nn  # noqa: F401
-    import torch.optim  # noqa: F401
-    return _train_step(torch, cfg.get("lr", 1e-3))
+    return training_step(opt, lambda: criterion(model(x), y))
 
 
 register(Workload(
     "mlp_train_adam_b128", goal=1.0, source="issue 3",
     description="784-512-512-10 MLP training step, batch 128: nn.Linear/ReLU/CrossEntropyLoss, "
                 "optim.Adam; zero_grad + forward + backward + step",
-    nabla=_train_nabla, torch=_train_torch))
+    nabla=lambda cfg: _train_step(framework("nabla", "nn", "optim"), cfg.get("lr", 1e-3)),
+    torch=lambda cfg: _train_step(framework("torch", "nn", "optim"), cfg.get("lr", 1e-3))))

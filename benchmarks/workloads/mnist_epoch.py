@@ -5,9 +5,8 @@ at the same settings (batch 128, shuffled, the whole training set), and the load
 times only iterating the loader over the epoch, so its ratio to the epoch is the loader's share."""
 from __future__ import annotations
 
-import numpy as np
-
-from . import Workload, register
+from . import Workload, framework, register
+from .mlp import mlp_model
 
 BATCH = 128
 
@@ -46,16 +45,9 @@ def _torch_loader(cfg):
 
 
 def _epoch(fw, loader):
-    from ._data import linear_params
-    nn, optim = fw.nn, fw.optim
-    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
-    with fw.no_grad():  # identical starting weights in both frameworks
-        linears = [m for m in model if isinstance(m, nn.Linear)]
-        for layer, (w, b) in zip(linears, linear_params((784, 512, 512, 10), seed=0, layout="out_in")):
-            layer.weight.copy_(fw.tensor(w))
-            layer.bias.copy_(fw.tensor(b))
-    criterion = nn.CrossEntropyLoss()
-    opt = optim.Adam(model.parameters(), lr=1e-3)
+    model = mlp_model(fw)
+    criterion = fw.nn.CrossEntropyLoss()
+    opt = fw.optim.Adam(model.parameters(), lr=1e-3)
 
     def step():
         loss = None
@@ -82,8 +74,8 @@ register(Workload(
     "mnist_epoch", goal=1.0, source="issue 4",
     description="one MNIST epoch (60,000 images, batch 128, shuffled) of the 784-512-512-10 MLP with Adam, "
                 "each framework's own DataLoader at the same settings",
-    nabla=lambda cfg: _epoch(__import__("nabla"), _nabla_loader(cfg)),
-    torch=lambda cfg: _epoch(__import__("torch"), _torch_loader(cfg)),
+    nabla=lambda cfg: _epoch(framework("nabla", "nn", "optim"), _nabla_loader(cfg)),
+    torch=lambda cfg: _epoch(framework("torch", "nn", "optim"), _torch_loader(cfg)),
     smoke={"limit": 512, "shuffle": False}, per=(1, "epoch")))
 
 register(Workload(

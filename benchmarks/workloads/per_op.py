@@ -3,29 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Workload, register
+from . import Workload, framework, register
 from ._data import linear_params
 
 ADDS_PER_STEP = 10  # unrolled, so the timing loop's own cost is a tenth of the figure
 
 
 # ---------------------------------------------------------------- a1: 1-element add, no grad
-def _add_nabla(cfg):
-    import nabla as nb
-    x = nb.tensor(np.array([1.5], dtype=np.float32))
-    y = nb.tensor(np.array([2.5], dtype=np.float32))
-
-    def step():
-        x + y; x + y; x + y; x + y; x + y  # noqa: E702
-        x + y; x + y; x + y; x + y  # noqa: E702
-        return x + y
-    return step
-
-
-def _add_torch(cfg):
-    import torch
-    x = torch.tensor(np.array([1.5], dtype=np.float32))
-    y = torch.tensor(np.array([2.5], dtype=np.float32))
+def _add(fw):
+    x = fw.tensor(np.array([1.5], dtype=np.float32))
+    y = fw.tensor(np.array([2.5], dtype=np.float32))
 
     def step():
         x + y; x + y; x + y; x + y; x + y  # noqa: E702
@@ -37,7 +24,8 @@ def _add_torch(cfg):
 register(Workload(
     "add_1elem", goal=2.0, source="issue 2 (a)",
     description="x + y on two 1-element float32 tensors, no grad (time per add)",
-    nabla=_add_nabla, torch=_add_torch, per=(ADDS_PER_STEP, "add")))
+    nabla=lambda cfg: _add(framework("nabla")), torch=lambda cfg: _add(framework("torch")),
+    per=(ADDS_PER_STEP, "add")))
 
 
 # ---------------------------------------------------------------- a2: 10 tiny Linear-like layers
@@ -50,31 +38,11 @@ def _tiny_data():
     return params, x
 
 
-def _linear10_nabla(cfg):
-    import nabla as nb
+def _linear10(fw):
     params, x_np = _tiny_data()
-    layers = [(nb.tensor(w, requires_grad=True), nb.tensor(b, requires_grad=True)) for w, b in params]
+    layers = [(fw.tensor(w, requires_grad=True), fw.tensor(b, requires_grad=True)) for w, b in params]
     leaves = [p for wb in layers for p in wb]
-    x = nb.tensor(x_np)
-
-    def step():
-        for p in leaves:
-            p.grad = None
-        h = x
-        for w, b in layers:
-            h = h @ w + b
-        loss = h.sum()
-        loss.backward()
-        return loss
-    return step
-
-
-def _linear10_torch(cfg):
-    import torch
-    params, x_np = _tiny_data()
-    layers = [(torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)) for w, b in params]
-    leaves = [p for wb in layers for p in wb]
-    x = torch.tensor(x_np)
+    x = fw.tensor(x_np)
 
     def step():
         for p in leaves:
@@ -91,4 +59,4 @@ def _linear10_torch(cfg):
 register(Workload(
     "linear10_b1", goal=1.05, source="issue 2 (a)",
     description="forward+backward through 10 steps h = h @ W_i + b_i (16x16, batch 1), .sum(), backward",
-    nabla=_linear10_nabla, torch=_linear10_torch))
+    nabla=lambda cfg: _linear10(framework("nabla")), torch=lambda cfg: _linear10(framework("torch"))))
