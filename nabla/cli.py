@@ -1,7 +1,7 @@
 """The ``nabla`` command: train, evaluate, list models and data sets, run the notes' experiments.
 
     nabla train [MODEL] [--dataset NAME] [--epochs N] [--batch-size B] [--optimizer adam] [--lr LR]
-                [--weight-decay WD] [--dropout P] [--seed S] [--out DIR] [--resume CKPT] [--set key=value]
+                [--weight-decay WD] [--augment] [--dropout P] [--seed S] [--out DIR] [--resume CKPT] [--set key=value]
     nabla eval CKPT [--dataset NAME]
     nabla sample CKPT [--prompt TEXT] [--temperature T] [--top-k K] [--length N]   (nabla/cli_seq.py)
     nabla models | nabla datasets
@@ -78,13 +78,22 @@ def _normalizer(train):
     return mean, std
 
 
-def _loaders(train, test, batch_size, seed, normalize, val_fraction=0.1):
-    from .data import DataLoader, random_split
-    from .data.transforms import Normalize
+def _loaders(train, test, batch_size, seed, normalize, val_fraction=0.1, augment=False):
+    import copy
+    from .data import DataLoader, Subset, random_split
+    from .data.transforms import Compose, Normalize, RandomCrop, RandomHorizontalFlip
     if normalize != (0.0, 1.0):
         train.transform = test.transform = Normalize([normalize[0]], [normalize[1]])
     n_val = max(1, int(round(len(train) * val_fraction)))
     fit_set, val_set = random_split(train, [len(train) - n_val, n_val], generator=seed)
+    if augment:  # the training part only: a random shift by up to 2 pixels, and a mirror image unless digits
+        if not hasattr(train, "image_shape"):
+            raise ValueError(f"--augment needs an image data set, got {type(train).__name__}")
+        shifted = copy.copy(train)
+        flip = [] if type(train).name in ("mnist", "mnist-5k", "digits") else [RandomHorizontalFlip()]
+        shifted.transform = Compose([RandomCrop(train.image_shape, padding=2)] + flip
+                                    + ([train.transform] if train.transform else []))
+        fit_set = Subset(shifted, fit_set.indices)
     train_loader = DataLoader(fit_set, batch_size=batch_size, shuffle=True, seed=seed)
     val_loader = DataLoader(val_set, batch_size=1000)
     test_loader = DataLoader(test, batch_size=1000)
@@ -131,7 +140,8 @@ def cmd_train(args, echo=print):
     nb.manual_seed(args.seed)
     train, test, info = load_data(dataset, download=not args.no_download)
     normalize = _normalizer(train)
-    train_loader, val_loader, test_loader = _loaders(train, test, args.batch_size, args.seed, normalize)
+    train_loader, val_loader, test_loader = _loaders(train, test, args.batch_size, args.seed, normalize,
+                                                     augment=args.augment)
     in_shape, num_classes = tuple(info["shape"]), int(info["num_classes"])
     model = build_model(entry.name, in_shape, num_classes, **options)
     optimizer = _make_optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
@@ -140,7 +150,7 @@ def cmd_train(args, echo=print):
     config = {"model": entry.name, "options": options, "dataset": info["name"], "in_shape": list(in_shape),
               "num_classes": num_classes, "normalize": list(normalize), "optimizer": args.optimizer,
               "lr": optimizer.param_groups[0]["lr"], "scheduler": args.scheduler, "batch_size": args.batch_size,
-              "seed": args.seed}
+              "seed": args.seed, "augment": args.augment}
     regression = entry.task == "regression"
     monitor = "val_loss" if regression else "val_accuracy"
     callbacks = [ModelCheckpoint(out, monitor=monitor), CSVLogger(os.path.join(out, "history.csv")),
@@ -268,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=float, default=0.0)
     t.add_argument("--scheduler", default="cosine", choices=["cosine", "step", "none"],
                    help="learning-rate schedule over the epochs (default: cosine annealing to 0)")
+    t.add_argument("--augment", action="store_true",
+                   help="random crops of the image padded by 2 pixels (and, except for digits, mirror images)")
     t.add_argument("--dropout", type=float, default=None)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", help="folder for checkpoints and logs (default runs/MODEL-DATASET)")

@@ -9,3 +9,8 @@ from . import activations  # noqa: F401
 from . import long_term_dependency  # noqa: F401
 from . import attention_maps  # noqa: F401
 from . import rnn_vs_transformer  # noqa: F401
+from . import small_kernels  # noqa: F401
+from . import residual  # noqa: F401
+from . import batchnorm  # noqa: F401
+from . import architectures  # noqa: F401
+from . import feature_maps  # noqa: F401

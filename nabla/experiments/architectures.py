@@ -1,0 +1,111 @@
+"""architectures: LeNet-5, AlexNet, VGG, GoogLeNet and ResNet (28x28 variants) at an equal training budget.
+
+Claims (notes, "经典卷积神经网络模型的设计理念" in 现代深度学习架构), translated:
+
+* AlexNet: "several convolution and pooling layers extract the image features; ReLU speeds up training;
+  dropout reduces over-fitting."
+* VGG: "improves performance by increasing the depth ... small convolution kernels and small strides, to
+  increase the depth and reduce the number of parameters."
+* GoogLeNet: "Inception modules: parallel kernels and pooling capture features at several scales; global
+  average pooling reduces the number of parameters."
+* ResNet: "residual connections ... make very deep networks easier to train."
+
+Measured for each model of the zoo registered for `nabla train` (``lenet5``, ``alexnet-small``,
+``vgg-small``, ``googlenet-small``, ``resnet-small``, default options): parameters and multiply-accumulates
+of one 1x28x28 forward pass (``nabla.utils.summary``), training time per step and per epoch (the measured
+time per step times the steps of one 60,000-image epoch), and Fashion-MNIST test accuracy after the same
+budget: Adam (lr 1e-3), the same batches, the same number of steps.  Full: 150 steps of 64 images from a
+12,000-image training subset, 2,000 test images (the budget of a 2-core CPU: about a sixth of an epoch,
+so the accuracies are those of short training, not of convergence).  Quick: the same five designs at
+reduced width (``width`` option), 3 steps of 16 on MNIST-5k.
+
+Supported when (1) the two networks that end in global average pooling (GoogLeNet, ResNet) have fewer
+parameters than the two with large fully connected heads (AlexNet, VGG), and (2) the deepest network,
+ResNet-small (18 layers), trains to at least LeNet-5's and AlexNet's accuracy at the same budget.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import nabla as nb
+from ..models import build_model
+from ..utils import summary
+from .base import Result, register_experiment
+from .small_kernels import evaluate, fit_steps, load_images, tail_mean
+
+CLAIM = ("the classic designs: global average pooling (GoogLeNet, ResNet) cuts the parameters of AlexNet/VGG-style "
+         "fully connected heads, and residual connections let the deepest network train at least as well")
+
+MODELS = ["lenet5", "alexnet-small", "vgg-small", "googlenet-small", "resnet-small"]
+LABELS = {"lenet5": "LeNet-5", "alexnet-small": "AlexNet-small", "vgg-small": "VGG-small",
+          "googlenet-small": "GoogLeNet-small", "resnet-small": "ResNet-small"}
+QUICK_OPTIONS = {"lenet5": {}, "alexnet-small": {"width": 8, "hidden": 64}, "vgg-small": {"width": 4, "hidden": 64},
+                 "googlenet-small": {"width": 0.0625}, "resnet-small": {"width": 4}}
+EPOCH = 60_000
+
+
+@register_experiment("architectures", "LeNet, AlexNet, VGG, GoogLeNet, ResNet (small) at equal budget: "
+                     "parameters, MACs, time, accuracy")
+def run(quick: bool = False) -> Result:
+    if quick:
+        steps, batch = 3, 16
+        train, test = load_images("mnist-5k", n_test=200)
+        data_name = "MNIST-5k (200 test images)"
+    else:
+        steps, batch = 150, 64
+        train, test = load_images("fashion-mnist", n_train=12_000, n_test=2_000)
+        data_name = "Fashion-MNIST (12,000 training / 2,000 test images)"
+    runs, rows = {}, []
+    for name in MODELS:
+        options = QUICK_OPTIONS[name] if quick else {}
+        nb.manual_seed(0)
+        model = build_model(name, (1, 28, 28), 10, **options)
+        s = summary(model, (1, 28, 28), print_fn=None)
+        fit = fit_steps(model, train, steps, batch_size=batch, lr=1e-3, seed=0)
+        ev = evaluate(model, test)
+        epoch_time = fit["time_per_step"] * math.ceil(EPOCH / batch)
+        runs[name] = {"options": options, "params": s.total_params, "macs": s.total_macs,
+                      "time_per_step": fit["time_per_step"], "epoch_time": epoch_time, "losses": fit["losses"],
+                      "final_loss": tail_mean(fit["losses"]), **ev}
+        rows.append({"model": LABELS[name], "params": s.total_params, "MACs": s.total_macs,
+                     "s/step": fit["time_per_step"], "s/epoch (60k)": epoch_time,
+                     "final train loss": runs[name]["final_loss"], "test acc": ev["accuracy"]})
+    p = {n: runs[n]["params"] for n in MODELS}
+    acc = {n: runs[n]["accuracy"] for n in MODELS}
+    claims = {
+        "GoogLeNet and ResNet (global average pooling) have fewer parameters than AlexNet and VGG":
+            max(p["googlenet-small"], p["resnet-small"]) < min(p["alexnet-small"], p["vgg-small"]),
+        "ResNet-small (18 layers) is at least as accurate as LeNet-5 and AlexNet-small":
+            acc["resnet-small"] >= max(acc["lenet5"], acc["alexnet-small"]),
+    }
+    claims = {k: bool(v) for k, v in claims.items()}
+    supported = all(claims.values())
+    verdict = (f"{steps} Adam steps of {batch} on {data_name}: "
+               + "; ".join(f"{LABELS[n]} {p[n]:,} params, {runs[n]['macs'] / 1e6:.1f}M MACs, "
+                           f"{runs[n]['epoch_time']:.0f} s/epoch, {acc[n]:.2%}" for n in MODELS)
+               + ". Claims: " + "; ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in claims.items()))
+
+    def plot(fig):
+        ax1, ax2, ax3 = fig.subplots(1, 3)
+        for i, n in enumerate(MODELS):
+            r = runs[n]
+            ax1.scatter(r["params"], r["accuracy"], color=f"C{i}", label=LABELS[n])
+            ax2.scatter(r["macs"], r["epoch_time"], color=f"C{i}", label=LABELS[n])
+            k = max(1, len(r["losses"]) // 20)
+            ax3.plot(np.convolve(r["losses"], np.ones(k) / k, mode="valid"), color=f"C{i}", label=LABELS[n])
+        ax1.set_xscale("log")
+        ax1.set_xlabel("parameters")
+        ax1.set_ylabel("test accuracy")
+        ax1.legend(fontsize=8)
+        ax2.set_xscale("log")
+        ax2.set_xlabel("MACs per image")
+        ax2.set_ylabel("seconds per 60,000-image epoch")
+        ax3.set_xlabel("step")
+        ax3.set_ylabel("training loss (moving average)")
+        ax3.set_title("equal budget")
+
+    return Result(claim=CLAIM, supported=supported, verdict=verdict, table=rows,
+                  data={"claims": claims, "steps": steps, "batch_size": batch, "dataset": data_name, "runs": runs},
+                  plot=plot)
