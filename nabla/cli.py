@@ -87,7 +87,7 @@ def _loaders(train, test, batch_size, seed, normalize, val_fraction=0.1, augment
     n_val = max(1, int(round(len(train) * val_fraction)))
     fit_set, val_set = random_split(train, [len(train) - n_val, n_val], generator=seed)
     if augment:  # the training part only: a random shift by up to 2 pixels, and a mirror image unless digits
-        if not hasattr(train, "image_shape"):
+        if len(getattr(train, "image_shape", ())) != 2:
             raise ValueError(f"--augment needs an image data set, got {type(train).__name__}")
         shifted = copy.copy(train)
         flip = [] if type(train).name in ("mnist", "mnist-5k", "digits") else [RandomHorizontalFlip()]
