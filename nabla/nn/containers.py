@@ -17,7 +17,38 @@ def _index(idx: int, n: int, who: str) -> int:
     return idx % n
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: children in order, numbered "0", "1", ... when appended."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module: Module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
+    def pop(self, index: int = -1) -> Module:
+        m = self[index]
+        del self[index]
+        return m
+
+    def _renumber(self, modules) -> None:
+        """Make ``modules`` the children, registered under "0" .. "n-1" (PyTorch's numbering after a
+        deletion or an insertion)."""
+        self._modules.clear()
+        for i, m in enumerate(modules):
+            self.add_module(str(i), m)
+
+
+class Sequential(_ModuleSequence):
     """Modules applied one after the other: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
     Also ``Sequential(OrderedDict([("fc", Linear(...)), ...]))`` for named children."""
 
@@ -52,32 +83,13 @@ class Sequential(Module):
                 del self._modules[k]
         else:
             del self._modules[keys[_index(idx, len(keys), "Sequential")]]
-        # keep the numbering 0..n-1 as PyTorch does
-        items = list(self._modules.values())
-        if all(k.isdigit() for k in self._modules):
-            self._modules.clear()
-            for i, m in enumerate(items):
-                self._modules[str(i)] = m
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+        if all(k.isdigit() for k in self._modules):  # named children keep their names
+            self._renumber(list(self._modules.values()))
 
     def __add__(self, other):
         if not isinstance(other, Sequential):
             raise TypeError(f"Sequential + {type(other).__name__}: both operands must be Sequential")
         return Sequential(*self, *other)
-
-    def append(self, module: Module) -> "Sequential":
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules) -> "Sequential":
-        for m in modules:
-            self.append(m)
-        return self
 
     def insert(self, index: int, module: Module) -> "Sequential":
         n = len(self)
@@ -86,18 +98,11 @@ class Sequential(Module):
         index = index % (n + 1) if index < 0 else index
         items = list(self._modules.values())
         items.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
+        self._renumber(items)
         return self
 
-    def pop(self, index: int = -1) -> Module:
-        m = self[index]
-        del self[index]
-        return m
 
-
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters the parent sees (a Python list would hide them)."""
 
     def __init__(self, modules=None):
@@ -119,15 +124,7 @@ class ModuleList(Module):
             del items[idx]
         else:
             del items[_index(idx, len(items), "ModuleList")]
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+        self._renumber(items)
 
     def __iadd__(self, modules):
         return self.extend(modules)
@@ -135,26 +132,10 @@ class ModuleList(Module):
     def __add__(self, other):
         return ModuleList(list(self) + list(other))
 
-    def append(self, module: Module) -> "ModuleList":
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules) -> "ModuleList":
-        for m in modules:
-            self.append(m)
-        return self
-
     def insert(self, index: int, module: Module) -> None:
         items = list(self._modules.values())
         items.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
-
-    def pop(self, index: int = -1) -> Module:
-        m = self[index]
-        del self[index]
-        return m
+        self._renumber(items)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward: iterate over it in your module's forward")
