@@ -95,6 +95,18 @@ def _check_weight(op, weight, n_classes):
     return w
 
 
+def _reduce_by_class_weight(fn, loss: np.ndarray, wt: np.ndarray) -> np.ndarray:
+    """``fn.reduction`` of the per-sample losses: 'mean' divides the sum by sum_i w[t_i] (kept as
+    ``fn.denom`` for the backward), not by the number of samples."""
+    if fn.reduction == "none":
+        return loss
+    total = loss.sum(dtype=loss.dtype)
+    if fn.reduction == "mean":
+        fn.denom = wt.sum(dtype=loss.dtype)
+        return total / fn.denom
+    return total
+
+
 def _scale_for(g: Tensor, reduction, denom, ndim):
     """The per-element factor dL/dloss_i: g / denom for 'mean', g for 'sum', g[:, None, ...] for 'none'."""
     if reduction == "none":
@@ -134,13 +146,7 @@ class CrossEntropy(Function):
             smooth = -(logp @ w) * valid
             loss = (1.0 - self.eps) * loss + (self.eps / c) * smooth
         self.wt, self.valid, self.safe = wt, valid, safe
-        if self.reduction == "none":
-            return loss
-        total = loss.sum(dtype=x.dtype)
-        if self.reduction == "mean":
-            self.denom = wt.sum(dtype=x.dtype)
-            return total / self.denom
-        return total
+        return _reduce_by_class_weight(self, loss, wt)
 
     def _q_and_rowsum(self, dtype, c):
         """The target distribution q (classes last) and its row sums S, as arrays."""
@@ -195,13 +201,7 @@ class NLLLoss(Function):
         picked = np.take_along_axis(x, np.expand_dims(safe, 1), axis=1)[:, 0]
         loss = -wt * picked
         self.wt, self.safe = wt, safe
-        if self.reduction == "none":
-            return loss
-        total = loss.sum(dtype=x.dtype)
-        if self.reduction == "mean":
-            self.denom = wt.sum(dtype=x.dtype)
-            return total / self.denom
-        return total
+        return _reduce_by_class_weight(self, loss, wt)
 
     def backward(self, g):
         q = np.zeros(self.x_shape, dtype=self.dtype)
