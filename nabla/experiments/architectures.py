@@ -14,9 +14,9 @@ Measured for each model of the zoo registered for `nabla train` (``lenet5``, ``a
 ``vgg-small``, ``googlenet-small``, ``resnet-small``, default options): parameters and multiply-accumulates
 of one 1x28x28 forward pass (``nabla.utils.summary``), training time per step and per epoch (the measured
 time per step times the steps of one 60,000-image epoch), and Fashion-MNIST test accuracy after the same
-budget: Adam (lr 1e-3), the same batches, the same number of steps.  Full: 150 steps of 64 images from a
-12,000-image training subset, 2,000 test images (the budget of a 2-core CPU: about a sixth of an epoch,
-so the accuracies are those of short training, not of convergence).  Quick: the same five designs at
+budget: Adam (lr 1e-3), the same batches, the same number of steps.  Full: 80 steps of 32 images from a
+12,000-image training subset, 2,000 test images (the budget of a shared 2-core CPU: 2,560 images, about
+a twentieth of an epoch, so the accuracies are those of the start of training, not of convergence).  Quick: the same five designs at
 reduced width (``width`` option), 3 steps of 16 on MNIST-5k.
 
 Supported when (1) the two networks that end in global average pooling (GoogLeNet, ResNet) have fewer
@@ -54,7 +54,7 @@ def run(quick: bool = False) -> Result:
         train, test = load_images("mnist-5k", n_test=200)
         data_name = "MNIST-5k (200 test images)"
     else:
-        steps, batch = 150, 64
+        steps, batch = 80, 32
         train, test = load_images("fashion-mnist", n_train=12_000, n_test=2_000)
         data_name = "Fashion-MNIST (12,000 training / 2,000 test images)"
     runs, rows = {}, []

@@ -21,7 +21,7 @@ Measured here: parameters and multiply-accumulates of each block by ``nabla.util
 receptive field from the gradient of one output pixel with respect to the input (the rows and columns
 where it is non-zero), next to the formula; and test accuracy of the same network built with each block
 (stem 3x3 conv, block, 2x2 max-pool, block, 2x2 max-pool, linear), all trained with the same optimizer
-(Adam, lr 1e-3) on the same batches for the same number of steps.  Full: width 16, 400 steps of 64 on
+(Adam, lr 1e-3) on the same batches for the same number of steps.  Full: width 16, 300 steps of 64 on
 MNIST (all 60,000 training images available; 10,000 test).  Quick: width 4, 12 steps on MNIST-5k.
 
 Supported when each stack of 3x3s has fewer parameters and MACs than the large kernel it replaces,
@@ -166,7 +166,7 @@ def run(quick: bool = False) -> Result:
         train, test = load_images("mnist-5k", n_test=500)
         data_name = "MNIST-5k (500 test images)"
     else:
-        width, steps, batch = 16, 400, 64
+        width, steps, batch = 16, 300, 64
         train, test = load_images("mnist")
         data_name = "MNIST"
     rows, runs, claims = [], {}, {}
