@@ -102,8 +102,11 @@ def _metric(dataset_name):
 
 # ---------------------------------------------------------------------------------------------- sampling
 def generate(model, vocab, prompt: str = "", length: int = 300, temperature: float = 0.8, top_k=None,
-             num_samples: int = 1, seed=0) -> list:
-    """``num_samples`` continuations of ``prompt`` (strings, the prompt included) from a language model."""
+             num_samples: int = 1, seed=0, context: int | None = None) -> list:
+    """``num_samples`` continuations of ``prompt`` (strings, the prompt included) from a language model.
+
+    ``context``: a Transformer reads at most this many last tokens (the length it was trained on: positions
+    beyond it were never trained)."""
     from .autograd import no_grad
     from .autograd.tensor import Tensor
     from .ops.shape import cat
@@ -126,15 +129,18 @@ def generate(model, vocab, prompt: str = "", length: int = 300, temperature: flo
             head = Tensor._make(rows[:, :-1], None)
 
             def step(prefix, state):  # the decoder sees prompt[-1:] + generated: put the rest in front
-                return model.step(cat([head, prefix], 1) if ids.size > 1 else prefix, state)
+                full = cat([head, prefix], 1) if ids.size > 1 else prefix
+                if context is not None and full.shape[1] > context:
+                    full = full[:, full.shape[1] - context:]
+                return model.step(full, state)
             tokens, _ = sample_decode(step, rows[:, -1], length, temperature=temperature, top_k=top_k,
                                       generator=seed, feed="prefix")
     return [prompt + vocab.decode(t, strip=False) for t in tokens.data]
 
 
-def _print_samples(model, vocab, args, echo, seed=0):
+def _print_samples(model, vocab, args, echo, seed=0, context=None):
     texts = generate(model, vocab, args.prompt, args.length, args.temperature, args.top_k or None,
-                     args.num_samples, seed)
+                     args.num_samples, seed, context)
     for i, text in enumerate(texts):
         echo(f"--- sample {i + 1} (temperature {args.temperature}, top-k {args.top_k}) ---")
         echo(text)
@@ -188,8 +194,8 @@ def train(args, entry, echo=print):
             raise UsageError(f"{entry.name} is a language model: --dataset must be one of {', '.join(LM_DATASETS)}")
         train_set, val_set = lm_corpus(dataset, "train", download), lm_corpus(dataset, "valid", download)
         vocab = train_set.vocab
-        if entry.name == "gpt":
-            options.setdefault("max_len", max(entry.options.get("max_len", 256), args.seq_len))
+        if entry.name == "gpt":  # positions beyond the training length would never be trained
+            options.setdefault("max_len", args.seq_len)
         model = build_model(entry.name, (args.seq_len,), len(vocab), **options)
         vocabs = {"tokens": vocab.to_dict()}
         sizes = f"{len(train_set.ids):,} train / {len(val_set.ids):,} validation characters"
@@ -263,7 +269,7 @@ def train(args, entry, echo=print):
         echo(f"validation loss {val:.4f} nats/char ({val / math.log(2):.3f} bits/char) on "
              f"{'all ' if limit is None else ''}{n_val:,} validation characters; test loss {test:.4f} nats/char")
         result.update(val_loss=val, test_loss=test)
-        result["samples"] = _print_samples(model, vocab, args, echo, seed=args.seed)
+        result["samples"] = _print_samples(model, vocab, args, echo, seed=args.seed, context=args.seq_len)
     else:
         metric = _metric(dataset)
         res = sequence.evaluate_seq2seq(model, val_set, limit=args.eval_limit, beam_size=args.beam_size,
@@ -324,7 +330,7 @@ def sample(args, echo=print):
     from .cli import UsageError
     model, config, state, vocabs = rebuild(args.checkpoint)
     if config.get("task") == "lm":
-        return _print_samples(model, vocabs["tokens"], args, echo, seed=args.seed)
+        return _print_samples(model, vocabs["tokens"], args, echo, seed=args.seed, context=config.get("seq_len"))
     if config.get("task") != "seq2seq":
         raise UsageError(f"{args.checkpoint!r} is not a language-model or seq2seq checkpoint")
     src_v, tgt_v = vocabs["src"], vocabs["tgt"]

@@ -40,6 +40,9 @@ def test_train_sample_eval_language_model(model, sets, tmp_path, capsys):
                          "--temperature", "0.5", "--top-k", "5"], capsys)
     samples = [ln for ln in text.splitlines() if ln.startswith("And God said")]
     assert code == 0 and len(samples) == 2 and all(len(s) >= len("And God said") + 20 for s in samples)
+    if model == "gpt":  # the context is the training length: positions beyond it were never trained
+        from nabla.cli_seq import rebuild
+        assert rebuild(str(ckpt))[0].max_len == 32
     code, text, _ = run(["eval", str(ckpt), "--eval-limit", "3000"], capsys)
     assert code == 0 and "kjv test (3,000 characters)" in text and "nats/char" in text and "perplexity" in text
 
