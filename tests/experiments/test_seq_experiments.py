@@ -68,7 +68,7 @@ def test_rnn_vs_transformer_numbers(tmp_path_factory):
     runs = record["data"]["runs"]
     assert set(runs) == {"LSTM", "Transformer"}
     for name, r in runs.items():
-        assert r["steps"] > 0 and np.all(np.diff(r["time"]) > 0)
-        assert r["time"][-1] >= record["data"]["budget_cpu_seconds"] - 1e-9  # it used its budget
+        assert r["steps"] == 30 and np.all(np.diff(r["time"]) > 0)  # quick: a fixed step budget
+        assert r["half_budget_loss"] is not None
         assert all(0 < v < math.log(120) for v in r["val_loss"])
         assert r["val_loss"][-1] < r["val_loss"][0] or len(r["val_loss"]) == 1
