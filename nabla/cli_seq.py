@@ -262,9 +262,10 @@ def train(args, entry, echo=print):
     result = {"steps": steps, "wall_s": wall, "cpu_s": cpu, "history": hist}
     if entry.task == "lm":
         limit = args.eval_limit
-        val = sequence.evaluate_lm(model, val_set.ids, max_tokens=limit)
+        # windows of the trained length: a Transformer's later positions were never trained
+        val = sequence.evaluate_lm(model, val_set.ids, seq_len=args.seq_len, max_tokens=limit)
         test_set = lm_corpus(dataset, "test", download)
-        test = sequence.evaluate_lm(model, test_set.ids, max_tokens=limit)
+        test = sequence.evaluate_lm(model, test_set.ids, seq_len=args.seq_len, max_tokens=limit)
         n_val = len(val_set.ids) - 1 if limit is None else min(limit, len(val_set.ids) - 1)
         echo(f"validation loss {val:.4f} nats/char ({val / math.log(2):.3f} bits/char) on "
              f"{'all ' if limit is None else ''}{n_val:,} validation characters; test loss {test:.4f} nats/char")
@@ -309,7 +310,7 @@ def evaluate(args, echo=print):
     download = not args.no_download
     if config["task"] == "lm":
         test = lm_corpus(dataset, "test", download)
-        loss = sequence.evaluate_lm(model, test.ids, max_tokens=args.eval_limit)
+        loss = sequence.evaluate_lm(model, test.ids, seq_len=config.get("seq_len", 256), max_tokens=args.eval_limit)
         n = len(test.ids) - 1 if args.eval_limit is None else min(args.eval_limit, len(test.ids) - 1)
         echo(f"{config['model']} from {args.checkpoint} (step {state.get('step')}) on {dataset} test "
              f"({n:,} characters): loss {loss:.4f} nats/char ({loss / math.log(2):.3f} bits/char, "
