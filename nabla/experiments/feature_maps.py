@@ -21,7 +21,8 @@ with Adam (lr 2e-3) on MNIST: full 400 steps of 64 (about half an epoch); quick 
 MNIST-5k.  The picture: the test image and its edge map, the six filters before and after training, the
 six first-layer activation maps and the sixteen second-layer maps (after ReLU).
 
-Supported when training raises both numbers: smoothness by at least 0.1 and the edge response at all.
+Supported when training raises both numbers: smoothness by at least 0.1 and the edge response by at least
+5% (random 5x5 filters mostly take local differences, so they already respond to edges).
 """
 from __future__ import annotations
 
@@ -100,7 +101,7 @@ def run(quick: bool = False) -> Result:
     smooth_trained, edge_trained = neighbour_correlation(w_trained), edge_response(model, probe_x)
     maps = activation_maps(model, probe_x[:1])
     claims = {"trained filters are smoother (neighbour correlation up by >= 0.1)": smooth_trained >= smooth_init + 0.1,
-              "trained first-layer maps follow the image's edges more closely": edge_trained > edge_init}
+              "trained first-layer maps follow the image's edges more closely (by >= 5%)": edge_trained >= 1.05 * edge_init}
     claims = {k: bool(v) for k, v in claims.items()}
     supported = all(claims.values())
     rows = [{"filters": "initial", "neighbour correlation": smooth_init, "|corr(map, edges)|": edge_init},
