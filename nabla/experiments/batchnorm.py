@@ -105,7 +105,11 @@ def run(quick: bool = False) -> Result:
     def max_lr(kind):
         ok = [lr for lr in lrs if lr_runs[kind][lr]["trains"]]
         return max(ok) if ok else 0.0
-    def peak(kind, lr=lrs[-1]):
+    # the learning rate where the two differ first (else the largest): the early loss peaks there
+    split = [lr for lr in lrs if lr_runs["plain"][lr]["trains"] != lr_runs["bn"][lr]["trains"]]
+    lr_peak = split[0] if split else lrs[-1]
+
+    def peak(kind, lr=lr_peak):
         early = lr_runs[kind][lr]["losses"][:5]
         return float(np.nanmax(np.where(np.isfinite(early), early, np.inf)))
     both = [lr for lr in lrs if lr_runs["plain"][lr]["trains"] and lr_runs["bn"][lr]["trains"]]
@@ -131,8 +135,8 @@ def run(quick: bool = False) -> Result:
                f"{max_lr('bn'):g}; BN's training loss is lower at {len(faster)} of the {len(both)} learning rates where "
                f"both train; with {seen:,} images seen, BN's test-accuracy advantage is "
                + ", ".join(f"{advantage[bs]:+.2%} at batch {bs}" for bs in batch_sizes)
-               + f". Highest loss in the first 5 steps at lr {lrs[-1]:g}: plain {peak('plain'):.3g}, BN {peak('bn'):.3g} "
-               "(BN's unit-scale features feed the unnormalised linear classifier, whose logits then jump)"
+               + f". Highest loss in the first 5 steps at lr {lr_peak:g}: plain {peak('plain'):.3g}, BN {peak('bn'):.3g} "
+               "(with BN, unit-scale features feed the unnormalised linear classifier)"
                + ". Claims: " + "; ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in claims.items()))
 
     def plot(fig):
@@ -165,5 +169,5 @@ def run(quick: bool = False) -> Result:
     return Result(claim=CLAIM, supported=supported, verdict=verdict, table=rows,
                   data={"claims": claims, "width": width, "lrs": list(lrs), "steps": steps, "batch_size": batch,
                         "batch_sizes": list(batch_sizes), "images_seen": seen, "lr_runs": lr_runs,
-                        "batch_runs": batch_runs, "advantage": advantage, "max_lr": {k: max_lr(k) for k in lr_runs}},
+                        "batch_runs": batch_runs, "advantage": advantage, "lr_peak": lr_peak, "max_lr": {k: max_lr(k) for k in lr_runs}},
                   plot=plot)
