@@ -123,7 +123,7 @@ def run(quick: bool = False) -> Result:
                f"{'degrades' if degradation['resnet degrades'] else 'does not'}); first-layer / output-layer gradient "
                f"norm at {deep} layers, at initialisation: plain {p_deep['init_ratio']:.3g}, residual "
                f"{r_deep['init_ratio']:.3g}; median over the training steps: plain {p_deep['grad_ratio']:.3g}, residual "
-               f"{r_deep['grad_ratio']:.3g} (the plain net's first-layer gradient "
+               f"{r_deep['grad_ratio']:.3g} (at initialisation the plain net's first-layer gradient "
                f"{_scale(p_deep['init_ratio'])}, the residual net's {_scale(r_deep['init_ratio'])}). "
                "Claims: " + "; ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in claims.items()))
 
