@@ -57,6 +57,16 @@ def _options(pairs, entry):
     return opts
 
 
+def _model_options(args, entry):
+    """The model options from --set key=value and --dropout."""
+    options = _options(args.set, entry)
+    if args.dropout is not None:
+        if "dropout" not in entry.options:
+            raise UsageError(f"model {entry.name!r} has no dropout option")
+        options["dropout"] = args.dropout
+    return options
+
+
 def load_data(name: str, download: bool = True):
     """(train set, test set, info) for a registered data set."""
     from .data import datasets
@@ -131,11 +141,7 @@ def cmd_train(args, echo=print):
     if entry.task in ("lm", "seq2seq"):  # language models and seq2seq: nabla/cli_seq.py
         from . import cli_seq
         return cli_seq.train(args, entry, echo)
-    options = _options(args.set, entry)
-    if args.dropout is not None:
-        if "dropout" not in entry.options:
-            raise UsageError(f"model {entry.name!r} has no dropout option")
-        options["dropout"] = args.dropout
+    options = _model_options(args, entry)
     dataset = args.dataset or entry.default_dataset
     nb.manual_seed(args.seed)
     train, test, info = load_data(dataset, download=not args.no_download)

@@ -175,15 +175,11 @@ def is_sequence_checkpoint(path) -> bool:
 def train(args, entry, echo=print):
     """``nabla train`` for a model whose registry entry has task "lm" or "seq2seq"."""
     import nabla as nb
-    from .cli import UsageError, _make_optimizer, _options
+    from .cli import UsageError, _make_optimizer, _model_options
     from .models import build_model
     from .train import load_checkpoint
 
-    options = _options(args.set, entry)
-    if args.dropout is not None:
-        if "dropout" not in entry.options:
-            raise UsageError(f"model {entry.name!r} has no dropout option")
-        options["dropout"] = args.dropout
+    options = _model_options(args, entry)
     dataset = args.dataset or entry.default_dataset
     nb.manual_seed(args.seed)
     download = not args.no_download
