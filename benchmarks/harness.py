@@ -108,7 +108,13 @@ def summarize(w, nabla_runs: list, torch_runs: list) -> dict:
     per = w.per[0]
     return {"workload": w.name, "nabla_s": statistics.median(n) / per, "torch_s": statistics.median(t) / per,
             "ratio": ratio, "ratio_min": min(ratios), "ratio_max": max(ratios), "ratios": ratios,
-            "goal": w.goal, "pass": ratio <= w.goal, "per": w.per[1], "pairs": len(ratios)}
+            "goal": w.goal, "pass": ratio <= w.goal, "per": w.per[1], "pairs": len(ratios),
+            "nabla_peak_mb": _median_of(nabla_runs, "peak_mb"), "torch_peak_mb": _median_of(torch_runs, "peak_mb")}
+
+
+def _median_of(runs: list, key: str):
+    values = [r[key] for r in runs if r.get(key) is not None]
+    return statistics.median(values) if values else None
 
 
 def bench_workload(w, pairs, repeats, warmup, target, threads, log=print, quiet_wait=0.0,
@@ -194,15 +200,22 @@ def print_header(machine: dict, infos: dict) -> None:
                                     for p in t.get("threadpools", []) if "internal_api" in p))
 
 
+def _peak(r: dict) -> str:
+    """Each framework's peak memory above its import (model, data, one step's arrays), in MB."""
+    n, t = r.get("nabla_peak_mb"), r.get("torch_peak_mb")
+    return "-" if n is None or t is None else f"{n:.0f}/{t:.0f}"
+
+
 def print_table(results: list) -> None:
-    head = f"{'workload':<22} {'nabla':>10} {'torch':>10} {'per':>5} {'ratio':>7} {'(min-max)':>13} {'goal':>6}  result"
+    head = (f"{'workload':<22} {'nabla':>10} {'torch':>10} {'per':>5} {'ratio':>7} {'(min-max)':>13} {'goal':>6}  "
+            f"result  peak MB nabla/torch")
     print(head)
     print("-" * len(head))
     for r in results:
         if "ratio" in r:
             print(f"{r['workload']:<22} {fmt_time(r['nabla_s']):>10} {fmt_time(r['torch_s']):>10} {r['per']:>5} "
                   f"{r['ratio']:>7.3f} {r['ratio_min']:>6.2f}-{r['ratio_max']:<6.2f} {'<=' + str(r['goal']):>6}  "
-                  f"{'pass' if r['pass'] else 'MISS'}")
+                  f"{'pass' if r['pass'] else 'MISS'}    {_peak(r)}")
         else:
             why = r.get("skipped") or r.get("error")
             kind = "skipped" if "skipped" in r else "ERROR"

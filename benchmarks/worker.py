@@ -76,14 +76,36 @@ def time_step(step, iters=None, repeats=3, warmup=3, target=0.4, calibrate_s=0.0
     return iters, times
 
 
+def rss_mb() -> float | None:
+    """This process's resident memory now, in MB (Linux /proc), or None elsewhere."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def peak_rss_mb() -> float | None:
+    """The most resident memory this process has held, in MB (getrusage), or None where unavailable."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return None
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024 if sys.platform != "darwin" else kb / 2**20
+
+
 def run(framework, workload, iters=None, repeats=3, warmup=3, target=0.4, threads=2, config=None) -> dict:
     from .workloads import MISSING_FEATURE, get
     result = {"framework": framework, "workload": workload, "pid": os.getpid()}
     if framework == "torch":
         import torch
         torch.set_num_threads(threads)
+    else:
+        import nabla  # noqa: F401 - imported before the memory baseline, as torch is
     w = get(workload)
     cfg = w.make_config() if config is None else config
+    rss_before = rss_mb()  # the framework is imported: what set-up and the steps add comes on top
     result["config"] = cfg
     try:
         step = w.setup(framework, cfg)
@@ -97,6 +119,10 @@ def run(framework, workload, iters=None, repeats=3, warmup=3, target=0.4, thread
     iters, times = time_step(step, iters=iters, repeats=repeats, warmup=warmup, target=target)
     result.update(iters=iters, repeats=repeats, times=times, median=statistics.median(times),
                   info=framework_info(framework))
+    peak = peak_rss_mb()
+    if peak is not None and rss_before is not None:
+        # the workload's peak memory: model, data, and the largest step's activations and temporaries
+        result["peak_mb"] = max(0.0, peak - rss_before)
     return result
 
 

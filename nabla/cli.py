@@ -164,6 +164,8 @@ def cmd_train(args, echo=print):
     if args.patience:
         callbacks.append(EarlyStopping(monitor, patience=args.patience))
     loss_fn = nn.MSELoss() if regression else nn.CrossEntropyLoss()
+    if entry.make_loss is not None:  # e.g. GoogLeNet: main loss + 0.3 x each auxiliary classifier's
+        loss_fn = entry.make_loss(loss_fn)
     trainer = Trainer(model, loss_fn, optimizer, scheduler=scheduler, metrics=() if regression else ("accuracy",),
                       callbacks=callbacks,
                       progress=not args.quiet, config=config)

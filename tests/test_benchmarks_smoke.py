@@ -59,3 +59,24 @@ def test_summarize_takes_the_median_ratio_of_pairs():
     s = summarize(w, nabla, torch)
     assert s["ratios"] == [1.0, 1.5, 3.0] and s["ratio"] == 1.5 and not s["pass"]
     assert s["nabla_s"] == pytest.approx(0.3) and s["torch_s"] == pytest.approx(0.2)
+
+
+def test_numpy_floor_gradients_equal_nablas():
+    """The hand-written NumPy reference (the floor benchmark) computes the same loss and gradients as
+    nabla's autograd on the same MLP, so the floor it measures is for the same work."""
+    import nabla as nb
+    from benchmarks.workloads.mlp import _data, numpy_forward_backward
+    params, x, y = _data("in_out")
+    loss, grads = numpy_forward_backward(params, x, y)
+    tensors = [(nb.tensor(w, requires_grad=True), nb.tensor(b, requires_grad=True)) for w, b in params]
+    h = nb.tensor(x)
+    for i, (w, b) in enumerate(tensors):
+        h = h @ w + b
+        if i < len(tensors) - 1:
+            h = h.relu()
+    ref = nb.nn.functional.cross_entropy(h, nb.tensor(y))
+    ref.backward()
+    assert abs(float(loss) - ref.item()) < 1e-5
+    for (dw, db), (w, b) in zip(grads, tensors):
+        np.testing.assert_allclose(dw, w.grad.data, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(db, b.grad.data, rtol=1e-4, atol=1e-6)

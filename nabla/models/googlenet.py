@@ -26,6 +26,7 @@ width times ``width`` (default 0.25); same modules and names, auxiliary heads op
 from __future__ import annotations
 
 from collections import namedtuple
+from functools import partial
 
 from .. import nn
 from ..nn import functional as F
@@ -197,9 +198,15 @@ def googlenet_small(num_classes: int = 10, in_channels: int = 1, width: float = 
                      small=True, **kwargs)
 
 
-# aux_logits is not an option here: the trainer's loss takes the logits alone (use googlenet_loss by hand)
+def _googlenet_training_loss(base_loss):
+    """The registry's training loss: googlenet_loss around the task's loss (aux heads weighted 0.3)."""
+    return partial(googlenet_loss, loss_fn=base_loss)
+
+
 @register_model("googlenet-small", "GoogLeNet (Inception v1) for 28x28 input: 3x3 stride-1 stem, nine "
-                "inception modules at scaled width (width, dropout)",
-                default_dataset="fashion-mnist", width=0.25, dropout=0.2)
+                "inception modules at scaled width; aux_logits: the two auxiliary classifiers, trained with "
+                "weight 0.3 and dropped in eval (width, dropout, aux_logits)",
+                default_dataset="fashion-mnist", make_loss=_googlenet_training_loss,
+                width=0.25, dropout=0.2, aux_logits=True)
 def _googlenet_small(in_shape, num_classes, **options):
     return googlenet_small(num_classes=num_classes, in_channels=in_shape[0], **options)

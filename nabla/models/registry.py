@@ -17,18 +17,24 @@ class ModelEntry:
     task: str = "classification"        # or "regression"
     default_dataset: str = "mnist"
     options: dict = field(default_factory=dict)  # option -> default value
+    # make_loss(base_loss) -> the training loss, for models whose training output is not the logits alone
+    # (GoogLeNet's auxiliary classifiers); None: the base loss as it is
+    make_loss: Callable | None = None
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
 def register_model(name: str, description: str, task: str = "classification", default_dataset: str = "mnist",
-                   **options):
-    """Decorator: ``@register_model("mlp", "a multi-layer perceptron", depth=2, width=512)``."""
+                   make_loss: Callable | None = None, **options):
+    """Decorator: ``@register_model("mlp", "a multi-layer perceptron", depth=2, width=512)``.
+
+    make_loss: for a model whose training-mode output is more than its logits, a function that wraps the
+    task's loss (``make_loss(nn.CrossEntropyLoss()) -> loss_fn(outputs, target)``)."""
     def wrap(build):
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is already registered")
-        _REGISTRY[name] = ModelEntry(name, build, description, task, default_dataset, dict(options))
+        _REGISTRY[name] = ModelEntry(name, build, description, task, default_dataset, dict(options), make_loss)
         return build
     return wrap
 

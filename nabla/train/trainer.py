@@ -43,6 +43,12 @@ def _progress(iterable, total, desc, enabled):
     return tqdm(iterable, total=total, desc=desc, leave=True, dynamic_ncols=True, unit="batch")
 
 
+def main_output(out):
+    """The logits of a model's output: models with auxiliary heads (GoogLeNet in training) return a tuple
+    whose first element is the main output; the metrics score that one."""
+    return out[0] if isinstance(out, tuple) else out
+
+
 def _to_tensor(x):
     return x if isinstance(x, Tensor) else Tensor(x)
 
@@ -95,7 +101,7 @@ class Trainer:
             total += n
             loss_sum += value * n
             for name, fn in self.metrics:
-                sums[name] += fn(out.data, y.data) * n
+                sums[name] += fn(main_output(out).data, y.data) * n
             for cb in self.callbacks:
                 cb.on_batch_end(self, i, value)
             if bar is not loader and (i % 10 == 0):
