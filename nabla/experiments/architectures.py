@@ -30,7 +30,8 @@ import math
 import numpy as np
 
 import nabla as nb
-from ..models import build_model
+from .. import nn
+from ..models import build_model, get_model_entry
 from ..utils import summary
 from .base import Result, register_experiment
 from .small_kernels import evaluate, fit_steps, load_images, tail_mean
@@ -63,7 +64,9 @@ def run(quick: bool = False) -> Result:
         nb.manual_seed(0)
         model = build_model(name, (1, 28, 28), 10, **options)
         s = summary(model, (1, 28, 28), print_fn=None)
-        fit = fit_steps(model, train, steps, batch_size=batch, lr=1e-3, seed=0)
+        make_loss = get_model_entry(name).make_loss  # GoogLeNet: its auxiliary classifiers are trained too
+        fit = fit_steps(model, train, steps, batch_size=batch, lr=1e-3, seed=0,
+                        loss_fn=make_loss(nn.CrossEntropyLoss()) if make_loss else None)
         ev = evaluate(model, test)
         epoch_time = fit["time_per_step"] * math.ceil(EPOCH / batch)
         runs[name] = {"options": options, "params": s.total_params, "macs": s.total_macs,

@@ -68,9 +68,11 @@ def load_images(name: str, n_train: int | None = None, n_test: int | None = None
 
 
 def fit_steps(model, train, steps: int, batch_size: int = 64, lr: float = 1e-3, optimizer: str = "adam",
-              momentum: float = 0.9, seed: int = 0, on_backward=None) -> dict:
+              momentum: float = 0.9, seed: int = 0, on_backward=None, loss_fn=None) -> dict:
     """Train for exactly ``steps`` mini-batches (reshuffling each pass over the data).
 
+    ``loss_fn`` (default cross-entropy) takes the model's training output: a registry model with
+    auxiliary heads (GoogLeNet) passes its entry's ``make_loss(nn.CrossEntropyLoss())``.
     ``on_backward(step, model)`` runs after each backward pass, before the update (to read gradients).
     Stops early, with ``diverged=True``, when the loss stops being finite.  Returns the per-step losses,
     the wall time and the time per step."""
@@ -78,7 +80,7 @@ def fit_steps(model, train, steps: int, batch_size: int = 64, lr: float = 1e-3, 
         opt = optim.Adam(model.parameters(), lr=lr)
     else:
         opt = optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
     loader = DataLoader(train, batch_size=batch_size, shuffle=True, seed=seed, drop_last=len(train) > batch_size)
     losses, diverged, step = [], False, 0
     model.train()
