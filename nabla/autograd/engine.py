@@ -166,6 +166,8 @@ def run_backward(roots, grad_roots, retain_graph=None, create_graph=False, captu
                     "retain_graph=True to the first backward() if you need to call it twice.")
             if fn.save_inputs or fn.save_output:
                 _check_versions(node, fn)
+            if not retain_graph:
+                fn.last_backward = True
             input_grads = fn.backward(grad)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)

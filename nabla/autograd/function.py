@@ -90,6 +90,9 @@ class Function:
 
     freed = False
     seq = -1
+    # True while backward runs for the last time (no retain_graph): backward may then reuse the arrays
+    # forward saved as its own outputs (they are freed right after anyway)
+    last_backward = False
 
     def __repr__(self):
         return f"<{type(self).__name__} backward>"

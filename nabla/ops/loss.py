@@ -131,13 +131,17 @@ class CrossEntropy(Function):
         valid, safe, wt = _class_targets("cross_entropy", x.shape, self.target, self.weight, self.ignore_index)
         z = x if x.ndim == 2 else np.moveaxis(x, 1, -1)  # classes last: (N, d..., C)
         zmax = z.max(axis=-1, keepdims=True)
-        shifted = z - zmax
-        e = np.exp(shifted)
-        sumexp = e.sum(axis=-1, keepdims=True)
-        e /= sumexp
+        e = np.subtract(z, zmax)  # shifted logits; becomes the softmax in place below (one array, not three)
+        picked = np.take_along_axis(e, safe[..., None], axis=-1)[..., 0]
+        shifted = e.copy() if self.eps > 0.0 else None  # label smoothing reads every shifted logit
+        np.exp(e, out=e)
+        if e.flags.c_contiguous and e.dtype.kind == "f":  # row sums as a matrix-vector product (BLAS)
+            sumexp = (e.reshape(-1, c) @ np.ones(c, dtype=e.dtype)).reshape(e.shape[:-1] + (1,))
+        else:
+            sumexp = e.sum(axis=-1, keepdims=True)
+        e *= 1.0 / sumexp
         self.probs = e  # softmax, for backward
         logz = np.log(sumexp)[..., 0]
-        picked = np.take_along_axis(shifted, safe[..., None], axis=-1)[..., 0]
         wt = wt.astype(x.dtype, copy=False)
         loss = wt * (logz - picked)  # -w[t] log softmax(x)[t]
         if self.eps > 0.0:
@@ -171,7 +175,8 @@ class CrossEntropy(Function):
             gd = g.data
             scale = gd if self.reduction != "mean" else gd / denom
             coef = np.asarray(self.wt * scale, dtype=dtype)[..., None]
-            grad = self.probs * coef
+            # the saved softmax becomes the gradient in place when this is the graph's last backward
+            grad = np.multiply(self.probs, coef, out=self.probs if self.last_backward else None)
             idx = self.safe[..., None]
             np.put_along_axis(grad, idx, np.take_along_axis(grad, idx, axis=-1) - coef, axis=-1)
             return _const(grad if x.ndim == 2 else np.moveaxis(grad, -1, 1))

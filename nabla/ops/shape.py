@@ -140,13 +140,14 @@ class SliceScatter(Function):
 def _add_rows(index, values, n):
     """out[i] = sum of values[k] over k with index[k] == i, for i < n (repeated indices accumulate).
 
-    Vectorised, chosen by measurement (NumPy 2): np.bincount on flat positions when most indices
-    repeat, or when rows are single numbers and not far fewer than n; otherwise the first occurrence
+    Vectorised, chosen by measurement (NumPy 2): np.bincount on flat positions when there are at least
+    as many indices as rows (e.g. an embedding's 2048 tokens over 1000 rows: 0.77 ms against 1.17 ms),
+    or when rows are single numbers and not far fewer than n; otherwise the first occurrence
     of each index is assigned and only the repeats go through np.add.at (4-6x faster than add.at
     alone for embedding lookups and padding)."""
     rest = values.shape[1:]
     m = math.prod(rest)
-    if values.dtype.kind == "f" and ((m == 1 and 64 * len(index) >= n) or len(index) >= 8 * n):
+    if values.dtype.kind == "f" and ((m == 1 and 64 * len(index) >= n) or len(index) >= n):
         flat = index if m == 1 else (index[:, None] * m + np.arange(m)).reshape(-1)
         out = np.bincount(flat, weights=values.reshape(-1), minlength=n * m)
         return out.astype(values.dtype, copy=False).reshape((n,) + rest)
