@@ -163,9 +163,8 @@ def cmd_train(args, echo=print):
                  JSONLogger(os.path.join(out, "history.json"))]
     if args.patience:
         callbacks.append(EarlyStopping(monitor, patience=args.patience))
-    loss_fn = nn.MSELoss() if regression else nn.CrossEntropyLoss()
-    if entry.make_loss is not None:  # e.g. GoogLeNet: main loss + 0.3 x each auxiliary classifier's
-        loss_fn = entry.make_loss(loss_fn)
+    # GoogLeNet: the main loss + 0.3 x each auxiliary classifier's; other models: the task's loss
+    loss_fn = entry.training_loss(nn.MSELoss() if regression else nn.CrossEntropyLoss())
     trainer = Trainer(model, loss_fn, optimizer, scheduler=scheduler, metrics=() if regression else ("accuracy",),
                       callbacks=callbacks,
                       progress=not args.quiet, config=config)

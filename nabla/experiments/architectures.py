@@ -64,9 +64,8 @@ def run(quick: bool = False) -> Result:
         nb.manual_seed(0)
         model = build_model(name, (1, 28, 28), 10, **options)
         s = summary(model, (1, 28, 28), print_fn=None)
-        make_loss = get_model_entry(name).make_loss  # GoogLeNet: its auxiliary classifiers are trained too
-        fit = fit_steps(model, train, steps, batch_size=batch, lr=1e-3, seed=0,
-                        loss_fn=make_loss(nn.CrossEntropyLoss()) if make_loss else None)
+        fit = fit_steps(model, train, steps, batch_size=batch, lr=1e-3, seed=0,  # GoogLeNet: aux heads trained too
+                        loss_fn=get_model_entry(name).training_loss(nn.CrossEntropyLoss()))
         ev = evaluate(model, test)
         epoch_time = fit["time_per_step"] * math.ceil(EPOCH / batch)
         runs[name] = {"options": options, "params": s.total_params, "macs": s.total_macs,

@@ -72,7 +72,7 @@ def fit_steps(model, train, steps: int, batch_size: int = 64, lr: float = 1e-3, 
     """Train for exactly ``steps`` mini-batches (reshuffling each pass over the data).
 
     ``loss_fn`` (default cross-entropy) takes the model's training output: a registry model with
-    auxiliary heads (GoogLeNet) passes its entry's ``make_loss(nn.CrossEntropyLoss())``.
+    auxiliary heads (GoogLeNet) passes its entry's ``training_loss(nn.CrossEntropyLoss())``.
     ``on_backward(step, model)`` runs after each backward pass, before the update (to read gradients).
     Stops early, with ``diverged=True``, when the loss stops being finite.  Returns the per-step losses,
     the wall time and the time per step."""

@@ -21,6 +21,10 @@ class ModelEntry:
     # (GoogLeNet's auxiliary classifiers); None: the base loss as it is
     make_loss: Callable | None = None
 
+    def training_loss(self, base_loss):
+        """The loss to train this model with: ``make_loss(base_loss)``, or ``base_loss`` itself."""
+        return base_loss if self.make_loss is None else self.make_loss(base_loss)
+
 
 _REGISTRY: dict[str, ModelEntry] = {}
 

@@ -54,3 +54,20 @@ def install(**methods) -> None:
     """Attach functions as Tensor methods (``x.exp()`` is ``nabla.exp(x)``)."""
     for name, fn in methods.items():
         setattr(Tensor, name, fn)
+
+
+def sum_rows(a: np.ndarray) -> np.ndarray:
+    """a (n, m) -> (m,), the sum of its rows.  For floats it is the product ones @ a: BLAS runs it on every
+    core, 2-4x faster than NumPy's reduction over axis 0 at the sizes of a training step (2048 x 128..1000)."""
+    if a.dtype.kind == "f" and a.shape[0] > 1:
+        return np.ones(a.shape[0], dtype=a.dtype) @ a
+    return a.sum(axis=0)
+
+
+def sum_cols(a: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """a (n, m) -> (n,), scale times the sum of each row's m entries (scale 1/m: the row means).  For floats
+    it is the product a @ (scale * ones): BLAS instead of NumPy's short last-axis reduction, several times
+    slower at m = 128..1024."""
+    if a.dtype.kind == "f":
+        return a @ np.full(a.shape[1], scale, dtype=a.dtype)
+    return a.sum(axis=1) * scale

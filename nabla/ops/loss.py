@@ -15,7 +15,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd.grad_mode import _GradState
 from ..autograd.tensor import Tensor
-from ._util import as_tensor
+from ._util import as_tensor, sum_cols
 from .shape import reshape
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -135,10 +135,8 @@ class CrossEntropy(Function):
         picked = np.take_along_axis(e, safe[..., None], axis=-1)[..., 0]
         shifted = e.copy() if self.eps > 0.0 else None  # label smoothing reads every shifted logit
         np.exp(e, out=e)
-        if e.flags.c_contiguous and e.dtype.kind == "f":  # row sums as a matrix-vector product (BLAS)
-            sumexp = (e.reshape(-1, c) @ np.ones(c, dtype=e.dtype)).reshape(e.shape[:-1] + (1,))
-        else:
-            sumexp = e.sum(axis=-1, keepdims=True)
+        sumexp = (sum_cols(e.reshape(-1, c)).reshape(e.shape[:-1] + (1,)) if e.flags.c_contiguous
+                  else e.sum(axis=-1, keepdims=True))  # classes not last in memory (N-d input): no copy
         e *= 1.0 / sumexp
         self.probs = e  # softmax, for backward
         logz = np.log(sumexp)[..., 0]

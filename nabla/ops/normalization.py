@@ -18,7 +18,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd.grad_mode import _GradState
 from ..autograd.tensor import Tensor
-from ._util import as_tensor
+from ._util import as_tensor, sum_cols, sum_rows
 from .shape import reshape
 
 
@@ -57,6 +57,8 @@ class _Normalize(Function):
     """y = w * (x - mean_A x) / sqrt(var_A x + eps) + b.  ``axes`` are the statistics' axes,
     ``pshape`` the shape w and b broadcast to (e.g. (1, C, 1, 1) for batch norm)."""
 
+    rows = False  # set by _forward_rows (layer norm over the trailing axes)
+
     def __init__(self, axes, pshape, eps, stats=None):
         self.axes, self.pshape, self.eps = axes, pshape, eps
         self.stats = stats  # a dict that receives the batch mean and variance (running statistics)
@@ -90,12 +92,11 @@ class _Normalize(Function):
         several times slower at m = 128..1024."""
         m = math.prod(self.pshape)
         xr = x.reshape(-1, m)
-        mean = xr @ np.full(m, 1.0 / m, dtype=x.dtype)
-        xc = xr - mean[:, None]
+        xc = xr - sum_cols(xr, 1.0 / m)[:, None]
         var = np.einsum("ij,ij->i", xc, xc) / m
         invstd = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype, copy=False)
         xc *= invstd[:, None]
-        self.xhat, self.invstd, self.rows = xc, invstd, True
+        self.xhat, self.invstd, self.rows = xc, invstd, True  # rows: backward takes _backward_rows
         if not wb:
             return xc.reshape(x.shape).copy()
         w, b = wb
@@ -109,17 +110,16 @@ class _Normalize(Function):
         xhat, invstd = self.xhat, self.invstd
         rows, m = xhat.shape
         g2 = gd.reshape(rows, m)
-        ones = np.ones(rows, dtype=g2.dtype)
         gx = gw = gb = None
         if has_wb and needs[2]:
-            gb = _const((ones @ g2).reshape(wshape))
+            gb = _const(sum_rows(g2).reshape(wshape))
         if has_wb and needs[1]:
-            gw = _const((ones @ (g2 * xhat)).reshape(wshape))
+            gw = _const(sum_rows(g2 * xhat).reshape(wshape))
         if needs[0]:
             gxh = g2 * self.inputs[1].data.reshape(-1) if has_wb else g2
-            s1 = gxh @ np.full(m, 1.0 / m, dtype=g2.dtype)
+            s1 = sum_cols(gxh, 1.0 / m)
             s2 = np.einsum("ij,ij->i", gxh, xhat) / m
-            gxa = np.multiply(xhat, s2[:, None].astype(g2.dtype, copy=False))
+            gxa = np.multiply(xhat, s2[:, None])
             np.subtract(gxh, gxa, out=gxa)
             gxa -= s1[:, None]
             gxa *= invstd[:, None]
@@ -129,7 +129,6 @@ class _Normalize(Function):
     def forward(self, x, *wb):
         if self.channel_stats:
             return self._forward_channels(x, *wb)
-        self.rows = False
         if (self.stats is None and x.dtype.kind == "f" and x.ndim > len(self.pshape)
                 and self.axes == tuple(range(x.ndim - len(self.pshape), x.ndim))
                 and all(a.dtype == x.dtype for a in wb)):

@@ -154,7 +154,7 @@ class Trainer:
         with no_grad():
             for batch in data:
                 x = batch[0] if isinstance(batch, (tuple, list)) else batch
-                outs.append(self.model(_to_tensor(x)).data)
+                outs.append(main_output(self.model(_to_tensor(x))).data)
         return np.concatenate(outs) if outs else np.zeros((0,))
 
     def evaluate(self, data) -> dict:
@@ -167,7 +167,7 @@ class Trainer:
                 out = self.model(x)
                 loss_sum += float(self.loss_fn(out, y).item()) * len(y)
                 total += len(y)
-                outs.append(out.data)
+                outs.append(main_output(out).data)
                 targets.append(y.data)
         result = {"loss": loss_sum / max(total, 1)}
         if total:

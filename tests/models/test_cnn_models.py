@@ -379,7 +379,7 @@ def test_googlenet_small_trains_its_aux_heads_through_the_registry_loss():
     entry = get_model_entry("googlenet-small")
     model = build_model("googlenet-small", (1, 28, 28), 3, width=0.125)
     assert model.aux1 is not None                       # the registry default keeps the paper's aux heads
-    loss_fn = entry.make_loss(nn.CrossEntropyLoss())
+    loss_fn = entry.training_loss(nn.CrossEntropyLoss())
     before = model.aux1.fc2.weight.data.copy()
     x = np.random.default_rng(0).standard_normal((8, 1, 28, 28)).astype(np.float32)
     y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
