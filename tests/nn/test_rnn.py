@@ -91,14 +91,15 @@ def test_fused_matches_composed(mode, reverse, monkeypatch):
     sl = slice(0, T) if reverse else slice(1, T + 1)
     out, h_n, c_n = R.recurrent_layer(mode, ins[0], tuple(ins[1:3 if mode == "LSTM" else 2]),
                                       *ins[3 if mode == "LSTM" else 2:], batch_sizes=bs, reverse=reverse)
-    np.testing.assert_allclose(out.data, ref.data[sl], atol=1e-12)
-    np.testing.assert_allclose(h_n.data, ref.data[T + 1], atol=1e-12)
+    # the packed slots are feature-major (H, B); the layer hands back (T, B, H) and (B, H) views
+    np.testing.assert_allclose(out.data, ref.data[sl].transpose(0, 2, 1), atol=1e-12)
+    np.testing.assert_allclose(h_n.data, ref.data[T + 1].T, atol=1e-12)
     if c_n is not None:
-        np.testing.assert_allclose(c_n.data, ref.data[T + 2], atol=1e-12)
+        np.testing.assert_allclose(c_n.data, ref.data[T + 2].T, atol=1e-12)
     rng = np.random.default_rng(1)
     gy = nb.tensor(rng.standard_normal(out.shape))
     fused = nb.autograd.grad((out * gy).sum() + h_n.sum(), ins)
-    ref_out = (ref[sl] * gy).sum() + ref[T + 1].sum()
+    ref_out = (ref[sl].mT * gy).sum() + ref[T + 1].sum()
     composed = nb.autograd.grad(ref_out, ins)
     for a, b in zip(fused, composed):
         np.testing.assert_allclose(a.data, b.data, atol=1e-12)
