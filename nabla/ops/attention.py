@@ -66,6 +66,13 @@ def _pack_spec(n_tensors):
             3: [(0, 0, 1), (1, 0, 1), (2, 0, 1)]}[n_tensors]
 
 
+def _scaled_contiguous(a, scale):
+    """scale * a as a new C-contiguous array (np.multiply alone keeps a strided view's memory order, and
+    the batched products below run about 1.5x faster on C-contiguous operands)."""
+    out = np.empty(a.shape, dtype=a.dtype)
+    return np.multiply(a, np.asarray(scale, dtype=a.dtype), out=out)
+
+
 def _safe_softmax_cols_(s):
     """Softmax along axis -2, in place; columns that are all -inf give zeros instead of NaN.
     (Attention keeps its scores transposed, keys along axis -2: NumPy reduces over a non-last axis
@@ -80,7 +87,7 @@ def _safe_softmax_cols_(s):
     z = np.sum(s, axis=-2, keepdims=True)
     if has_dead:
         z[z == 0] = 1.0
-    s /= z
+    s *= np.reciprocal(z, out=z)   # one division per column, then products (2x faster than s /= z)
     return s
 
 
@@ -103,9 +110,11 @@ class Attention(Function):
 
     def forward(self, *arrays):
         q, k, v = self._views(arrays)
-        # scores transposed, S^T (..., S, L): see _safe_softmax_cols_
-        st = np.matmul(k, q.swapaxes(-1, -2))
-        st *= self.scale
+        # scores transposed, S^T (..., S, L): see _safe_softmax_cols_.  The scale goes on q (L x D values,
+        # not L x S scores), in the same pass that makes q^T contiguous for the product
+        qt = _scaled_contiguous(q.swapaxes(-1, -2), self.scale)
+        st = np.matmul(k, qt)
+        del qt
         if self.has_mask:
             mask_t = arrays[-1].swapaxes(-1, -2)
             if np.broadcast_shapes(mask_t.shape, st.shape) == st.shape:
@@ -125,11 +134,13 @@ class Attention(Function):
             pt = pt * self.drop_t
         self.attn_dropped_t = pt
         if self.heads is None:
-            return np.matmul(pt.swapaxes(-1, -2), v)
-        # written straight into token layout (matmul into a strided view beats a copy afterwards)
-        n, h, length, dv = v.shape[0], v.shape[1], q.shape[2], v.shape[3]
-        out = np.empty((n, length, h * dv) if self.batch_first else (length, n, h * dv), dtype=v.dtype)
-        np.matmul(pt.swapaxes(-1, -2), v, out=_token_heads(out, h, self.batch_first, 0, 1))
+            out = np.matmul(pt.swapaxes(-1, -2), v)
+        else:
+            # written straight into token layout (matmul into a strided view beats a copy afterwards)
+            n, h, length, dv = v.shape[0], v.shape[1], q.shape[2], v.shape[3]
+            out = np.empty((n, length, h * dv) if self.batch_first else (length, n, h * dv), dtype=v.dtype)
+            np.matmul(pt.swapaxes(-1, -2), v, out=_token_heads(out, h, self.batch_first, 0, 1))
+        self.out = out   # backward's rowsum(dP * P) is rowsum(G * O), over L x D instead of L x S values
         return out
 
     def backward(self, g):
@@ -150,16 +161,17 @@ class Attention(Function):
         if need_v:
             gv = np.matmul(pdt, gh, out=outs[2])
         if need_q or need_k or need_mask:
-            dst = np.matmul(v, gh.swapaxes(-1, -2))         # dP^T
+            # scale dS^T = P^T * (scale dP^T - scale rowsum(dP * P)), with rowsum(dP * P) = rowsum(G * O)
+            # (O the output, dropout included): the scale rides on v and on that L-vector, so the
+            # (L x S) arrays take two passes, no reduction over them and no temporary
+            scale = np.asarray(self.scale, dtype=v.dtype)
+            dst = np.matmul(_scaled_contiguous(v, scale), gh.swapaxes(-1, -2))     # scale dP^T
             if self.drop_t is not None:
                 dst *= self.drop_t
-            dst *= pt
-            cs = dst.sum(axis=-2, keepdims=True)
-            cs = pt * cs
-            dst -= cs                                       # dS^T = P^T * (dP^T - colsum(dP^T * P^T))
+            dst -= self._rowsum_g_out(g.data, scale)
+            dst *= pt                                                       # scale dS^T
             if need_mask:
-                gmask = Tensor._make(np.ascontiguousarray(dst.swapaxes(-1, -2)), None)
-            dst *= self.scale
+                gmask = Tensor._make(np.ascontiguousarray(dst.swapaxes(-1, -2)) / scale, None)
             if need_q:
                 gq = np.matmul(dst.swapaxes(-1, -2), k, out=outs[0])
             if need_k:
@@ -171,6 +183,18 @@ class Attention(Function):
         if self.has_mask:
             grads.append(gmask)
         return tuple(grads)
+
+    def _rowsum_g_out(self, g, scale):
+        """scale * sum_d G_id O_id for every query i, shaped to broadcast over S^T (..., 1, L)."""
+        prod = np.multiply(g, self.out)
+        prod *= scale
+        if self.heads is None:
+            return prod.sum(axis=-1)[..., None, :]
+        if self.batch_first:       # (N, L, H*D) -> (N, H, 1, L)
+            n, length, _ = prod.shape
+            return prod.reshape(n, length, self.heads, -1).sum(axis=-1).transpose(0, 2, 1)[:, :, None, :]
+        length, n, _ = prod.shape  # (L, N, H*D) -> (N, H, 1, L)
+        return prod.reshape(length, n, self.heads, -1).sum(axis=-1).transpose(1, 2, 0)[:, :, None, :]
 
     def _grad_buffers(self, arrays, needs):
         """Token layout: one gradient array per input tensor that needs one, and the (N, H, L, D) views of

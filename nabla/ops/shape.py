@@ -140,17 +140,22 @@ class SliceScatter(Function):
 def _add_rows(index, values, n):
     """out[i] = sum of values[k] over k with index[k] == i, for i < n (repeated indices accumulate).
 
-    Vectorised, chosen by measurement (NumPy 2): np.bincount on flat positions when there are at least
-    as many indices as rows (e.g. an embedding's 2048 tokens over 1000 rows: 0.77 ms against 1.17 ms),
-    or when rows are single numbers and not far fewer than n; otherwise the first occurrence
-    of each index is assigned and only the repeats go through np.add.at (4-6x faster than add.at
-    alone for embedding lookups and padding)."""
+    Vectorised, chosen by measurement (NumPy 2): when there are at least as many indices as rows (e.g. an
+    embedding's 2048 tokens over 1000 rows of 128), np.add.at over flat int32 positions (0.50 ms, against
+    0.81 ms for np.bincount on int64 positions and 1.7 ms for add.at on rows); np.bincount when rows are
+    single numbers and not far fewer than n; otherwise the first occurrence of each index is assigned and
+    only the repeats go through np.add.at (4-6x faster than add.at alone for lookups and padding)."""
     rest = values.shape[1:]
     m = math.prod(rest)
-    if values.dtype.kind == "f" and ((m == 1 and 64 * len(index) >= n) or len(index) >= n):
-        flat = index if m == 1 else (index[:, None] * m + np.arange(m)).reshape(-1)
-        out = np.bincount(flat, weights=values.reshape(-1), minlength=n * m)
+    if values.dtype.kind == "f" and m == 1 and 64 * len(index) >= n:
+        out = np.bincount(index, weights=values.reshape(-1), minlength=n)
         return out.astype(values.dtype, copy=False).reshape((n,) + rest)
+    if values.dtype.kind == "f" and len(index) >= n:
+        pos = np.int32 if n * m < 2 ** 31 else np.int64
+        flat = (index.astype(pos)[:, None] * pos(m) + np.arange(m, dtype=pos)).reshape(-1)
+        out = np.zeros(n * m, dtype=values.dtype)
+        np.add.at(out, flat, values.reshape(-1))
+        return out.reshape((n,) + rest)
     out = np.zeros((n,) + rest, dtype=values.dtype)
     uniq, first = np.unique(index, return_index=True)
     out[uniq] = values[first]
