@@ -77,12 +77,18 @@ class _Geometry:
     def scatter(self, g, kidx):
         """dx: g[n,c,oh,ow] added at the input position of kernel offset kidx[n,c,oh,ow]."""
         gxp = _alloc(g.shape[:2] + self.padded, g, 0.0)
+        # g * hit is ~5x faster than np.where(hit, g, 0), but inf * 0 would put NaN at the positions that
+        # are not the arg-max: a g that is not all finite (rare; one cheap check) takes np.where
+        finite = g.dtype.kind != "f" or bool(np.isfinite(g).all())
+        zero = np.zeros((), dtype=g.dtype)
         for k, (i, j) in enumerate(self.offsets()):
-            hit = kidx == k  # g * hit is ~5x faster than np.where(hit, g, 0) (an infinite g would give NaN)
-            if self.disjoint:  # each input position is read by one window at most: a plain write
+            hit = kidx == k
+            if self.disjoint and finite:  # each input position is read by one window at most: a plain write
                 np.multiply(g, hit, out=self.window(gxp, i, j))
+            elif self.disjoint:
+                self.window(gxp, i, j)[...] = np.where(hit, g, zero)
             else:
-                self.window(gxp, i, j)[...] += g * hit
+                self.window(gxp, i, j)[...] += g * hit if finite else np.where(hit, g, zero)
         return self.crop(gxp)
 
     def gather(self, x, kidx):

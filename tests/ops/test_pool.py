@@ -21,6 +21,25 @@ def test_max_pool_ties_send_the_gradient_to_the_first_max_like_torch():
         np.testing.assert_array_equal(xn.grad.data, xt.grad.numpy())
 
 
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1)])
+def test_max_pool_infinite_gradient_reaches_only_the_arg_max(kw):
+    """An infinite upstream gradient goes to each window's arg-max; the other positions get 0, not NaN
+    (inf * 0), as in PyTorch; overlapping windows (stride 1) add up, also without NaN."""
+    x = nb.tensor(np.arange(16.0).reshape(1, 1, 4, 4), requires_grad=True)
+    y = nb.max_pool2d(x, **kw)
+    g = np.ones(y.shape)
+    g[0, 0, 0, 0] = np.inf
+    y.backward(nb.tensor(g))
+    grad = x.grad.data
+    assert not np.isnan(grad).any()
+    assert np.isinf(grad).sum() == 1 and (grad[np.isfinite(grad)] >= 0).all()
+    finite = x.grad.data.copy()
+    x.grad = None
+    nb.max_pool2d(x, **kw).backward(nb.tensor(np.ones(y.shape)))
+    mask = np.isfinite(finite)
+    np.testing.assert_array_equal(finite[mask], x.grad.data[mask])
+
+
 def test_max_unpool_inverts_max_pool():
     x = nb.tensor(np.abs(np.random.default_rng(1).standard_normal((2, 3, 6, 8))) + 0.1)
     y, idx = nb.max_pool2d(x, 2, return_indices=True)
