@@ -2,10 +2,16 @@
 from __future__ import annotations
 
 import functools
+import threading
 
 
-class _GradState:
-    enabled = True  # read by Function.apply on every op
+class _ThreadGradState(threading.local):
+    """Grad mode per thread, as PyTorch: each thread starts with recording on, and a no_grad() block in one
+    thread does not switch it off in another (a data-loading thread, a server's request threads)."""
+    enabled = True  # read by Function.apply on every op; the class value is each new thread's default
+
+
+_GradState = _ThreadGradState()
 
 
 def is_grad_enabled() -> bool:

@@ -479,3 +479,24 @@ def test_wide_graph_many_uses():
     total.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), np.full(4, sum(range(200)), dtype=float))
 
+
+
+def test_grad_mode_is_per_thread():
+    """no_grad in one thread leaves another recording (and a new thread starts with recording on)."""
+    import threading
+    x = nb.tensor([1.0, 2.0], requires_grad=True)
+    seen = {}
+
+    def worker():
+        seen["enabled"] = nb.is_grad_enabled()
+        seen["requires_grad"] = (x * 2).requires_grad
+        with nb.no_grad():
+            seen["inner"] = (x * 2).requires_grad
+
+    with nb.no_grad():
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+        assert not (x * 2).requires_grad
+    assert seen == {"enabled": True, "requires_grad": True, "inner": False}
+    assert nb.is_grad_enabled() and (x * 2).requires_grad
