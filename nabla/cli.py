@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+from functools import partial
 
 OPTIMIZERS = {  # name -> (class name in nabla.optim, default lr, extra kwargs)
     "sgd": ("SGD", 0.1, {}),
@@ -201,9 +202,20 @@ def rebuild_from_checkpoint(path):
     config = state.get("config") or {}
     if "model" not in config:
         raise CheckpointError(f"{path!r} holds no model configuration: it was not written by `nabla train`")
-    model = build_model(config["model"], tuple(config["in_shape"]), int(config["num_classes"]),
-                        **config.get("options", {}))
-    model.load_state_dict(state["model"])
+    options = dict(config.get("options", {}))
+    build = partial(build_model, config["model"], tuple(config["in_shape"]), int(config["num_classes"]))
+    model = build(**options)
+    missing = set(model.state_dict()) - set(state["model"])
+    if (missing and "aux_logits" not in options and hasattr(model, "aux_logits")
+            and all(k.startswith(("aux1.", "aux2.")) for k in missing)):
+        # written before the auxiliary classifiers were on by default (googlenet-small): the model the
+        # checkpoint holds has none
+        model = build(**options, aux_logits=False)
+    weights = dict(state["model"])
+    for name, value in model.state_dict().items():   # files written before 0-d buffers kept their shape
+        if value.ndim == 0 and getattr(weights.get(name), "shape", None) == (1,):
+            weights[name] = weights[name].reshape(())
+    model.load_state_dict(weights)
     return model, config, state
 
 

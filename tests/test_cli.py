@@ -1,5 +1,8 @@
 """The `nabla` command, end to end on small real data (MNIST-5k) and the generated linear set."""
+import numpy as np
 import pytest
+
+import nabla as nb
 
 from nabla.cli import main
 from nabla.data.datasets import MNIST5k
@@ -71,3 +74,20 @@ def test_eval_of_a_corrupt_checkpoint_is_a_clear_error(tmp_path, capsys):
 def test_experiment_list(capsys):
     code, out, _ = run(["experiment", "--list"], capsys)
     assert code == 0 and "linear-regression" in out
+
+
+def test_eval_rebuilds_a_googlenet_checkpoint_without_aux_heads(tmp_path):
+    """A googlenet-small checkpoint written before the auxiliary classifiers were on by default (its
+    options do not name aux_logits, its weights have no aux1/aux2) is rebuilt without them."""
+    from nabla.cli import rebuild_from_checkpoint
+    from nabla.models import build_model
+    from nabla.train import save_checkpoint
+    model = build_model("googlenet-small", (1, 28, 28), 10, aux_logits=False, width=0.125)
+    config = {"model": "googlenet-small", "in_shape": [1, 28, 28], "num_classes": 10,
+              "options": {"width": 0.125}}
+    path = save_checkpoint(tmp_path / "old.safetensors", {"model": model.state_dict(), "config": config})
+    rebuilt, _, _ = rebuild_from_checkpoint(path)
+    assert rebuilt.aux1 is None and rebuilt.aux_logits is False
+    x = nb.tensor(np.random.default_rng(0).standard_normal((2, 1, 28, 28)).astype(np.float32))
+    model.eval(), rebuilt.eval()
+    np.testing.assert_array_equal(rebuilt(x).data, model(x).data)

@@ -31,6 +31,8 @@ def _flatten(obj, prefix, arrays):
     if isinstance(obj, np.ndarray):
         key = prefix or "value"
         arrays[key] = np.ascontiguousarray(obj)
+        if obj.ndim == 0:  # safetensors' NumPy side reads a 0-d array back as shape (1,): say so
+            return {"__array__": key, "shape": []}
         return {"__array__": key}
     if isinstance(obj, np.generic):
         return obj.item()
@@ -59,7 +61,8 @@ def _unflatten(skel, arrays):
             key = skel["__array__"]
             if key not in arrays:
                 raise CheckpointError(f"checkpoint is inconsistent: array {key!r} named in the header is missing")
-            return arrays[key]
+            a = arrays[key]
+            return a.reshape(skel["shape"]) if "shape" in skel and a.size == 1 else a
         if "__tuple__" in skel:
             return tuple(_unflatten(v, arrays) for v in skel["__tuple__"])
         int_keys = set(skel.get("__int_keys__", ()))

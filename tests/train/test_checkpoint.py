@@ -74,3 +74,15 @@ ck.save_checkpoint({str(path)!r}, {{"model": {{"w": np.ones((300, 300))}}, "epoc
     assert proc.returncode == 9
     back = load_checkpoint(path)
     assert back["epoch"] == 4
+
+
+def test_zero_dim_arrays_keep_their_shape(tmp_path):
+    """A 0-d buffer (batch norm's num_batches_tracked) comes back 0-d, so the state_dict loads again."""
+    bn = nb.nn.BatchNorm2d(3)
+    bn(nb.tensor(np.random.default_rng(0).standard_normal((4, 3, 2, 2))))
+    path = save_checkpoint(tmp_path / "bn.safetensors", {"model": bn.state_dict(), "n": np.array(5)})
+    state = load_checkpoint(path)
+    assert state["model"]["num_batches_tracked"].shape == () and state["n"].shape == ()
+    fresh = nb.nn.BatchNorm2d(3)
+    fresh.load_state_dict(state["model"])
+    assert int(fresh.num_batches_tracked.data) == 1
