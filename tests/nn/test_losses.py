@@ -18,6 +18,29 @@ def test_cross_entropy_large_logits_stay_finite():
     np.testing.assert_allclose(x.grad.data, [[0, 0, 0], [0, 0.25, -0.25]], atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_rows_out_of_exp_range_match_the_max_shifted_formula(dtype):
+    """The forward takes exp(z) unshifted and redoes rows whose sum overflows or underflows with the
+    max shift: rows of ordinary, huge (overflow), very negative (underflow), masked (-inf) and mixed
+    logits all give the stable log-softmax's loss and gradient."""
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((6, 40))
+    z[1] += 95.0 if dtype == np.float32 else 720.0     # exp overflows
+    z[2] -= 120.0 if dtype == np.float32 else 760.0    # exp underflows to 0
+    z[3, ::2] = -np.inf                                # masked classes
+    z[4, 0] = 89.0                                     # one entry past float32's exp range
+    z[5] *= 60.0                                       # wide spread
+    t = np.array([0, 5, 7, 1, 0, 3])
+    x = nb.tensor(z.astype(dtype), requires_grad=True)
+    loss = nn.CrossEntropyLoss(reduction="none")(x, nb.tensor(t))
+    zs = z - z.max(1, keepdims=True)
+    logp = zs - np.log(np.exp(zs).sum(1, keepdims=True))
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(loss.data, -logp[np.arange(6), t], rtol=rtol, atol=rtol)
+    loss.sum().backward()
+    np.testing.assert_allclose(x.grad.data, np.exp(logp) - np.eye(40)[t], rtol=rtol, atol=rtol)
+
+
 def test_cross_entropy_gradient_is_softmax_minus_onehot():
     rng = np.random.default_rng(0)
     x = nb.Tensor(rng.standard_normal((4, 5)), requires_grad=True)
