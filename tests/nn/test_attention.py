@@ -394,3 +394,31 @@ def test_positional_encoding_dropout_train_eval():
 def test_exports():
     assert F.scaled_dot_product_attention is nb.scaled_dot_product_attention
     assert F.multi_head_attention_forward is not None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sdpa_scores_out_of_exp_range_match_the_max_shifted_softmax(dtype):
+    """The softmax takes exp of the scores unshifted and redoes queries whose sum overflows or
+    underflows with the max shift: huge scores, very negative float masks and ordinary rows all give
+    the stable formula's output and gradients."""
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((2, 5, 4)) for _ in range(3))
+    big = 100.0 if dtype == np.float32 else 800.0
+    q[0, 1] *= big                                     # one query's scores past exp's range
+    mask = np.zeros((5, 5))
+    mask[3] = -big * 1.3                               # one query's scores far below it
+    mask[4, :2] = -np.inf
+    s = q @ k.swapaxes(-1, -2) / 2.0 + mask
+    p = np.exp(s - s.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    ref = p @ v
+    ins = [nb.tensor(a.astype(dtype), requires_grad=True) for a in (q, k, v)]
+    out = F.scaled_dot_product_attention(*ins, attn_mask=nb.tensor(mask.astype(dtype)))
+    rtol = 2e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out.data, ref, rtol=rtol, atol=rtol)
+    g = rng.standard_normal(ref.shape)
+    out.backward(nb.tensor(g.astype(dtype)))
+    dp = g @ v.swapaxes(-1, -2)
+    ds = p * (dp - (dp * p).sum(-1, keepdims=True)) / 2.0
+    np.testing.assert_allclose(ins[0].grad.data, ds @ k, rtol=10 * rtol, atol=10 * rtol * big)
+    np.testing.assert_allclose(ins[2].grad.data, p.swapaxes(-1, -2) @ g, rtol=rtol, atol=rtol)
