@@ -43,6 +43,8 @@ differentiates that twice (slow, exact).  Third derivatives raise an error.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -63,11 +65,12 @@ _GRU_HH_ORDER = np.array([2, 0, 1])
 _GRU_HH_INV = np.argsort(_GRU_HH_ORDER)
 
 
-class _Workspace:
+class _Workspace(threading.local):
     """Large scratch arrays kept between calls.  A fresh multi-megabyte array is new memory from the OS,
     and its first touch costs a page fault per 4 KiB (about a third of an LSTM layer's forward time
     here); arrays a layer needs only until its backward are handed back (``release``) and reused.
-    Bounded: at most ``limit`` bytes are kept, the oldest dropped first."""
+    Bounded: at most ``limit`` bytes are kept, the oldest dropped first.  One list per thread, so that
+    threads running recurrent layers at once never hand each other the same array."""
 
     def __init__(self, limit=256 << 20):
         self.free, self.limit, self.bytes = [], limit, 0

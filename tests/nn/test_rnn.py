@@ -334,3 +334,32 @@ def test_no_warnings_on_garbage_padding():
         warnings.simplefilter("error")
         out, _ = m(nb.tensor(x, requires_grad=True), lengths=[4, 1])
         out.sum().backward()
+
+
+def test_lstm_in_two_threads_at_once_matches_one_thread():
+    """Recurrent layers reuse scratch arrays between calls: threads keep their own, so two training steps
+    running at once give the same gradients as run one after the other."""
+    import threading
+    nb.manual_seed(0)
+    lstm = nn.LSTM(3, 8)
+    rng = np.random.default_rng(0)
+    xs = [nb.tensor(rng.standard_normal((12, 4, 3)).astype(np.float32)) for _ in range(2)]
+
+    def grads(x, reps=20):
+        out = None
+        for _ in range(reps):
+            y, _ = lstm(x)
+            w = [p for p in lstm.parameters()]
+            out = nb.autograd.grad((y * y).sum(), w)
+        return [g.data.copy() for g in out]
+
+    expected = [grads(x, 1) for x in xs]
+    got = [None, None]
+    threads = [threading.Thread(target=lambda i=i: got.__setitem__(i, grads(xs[i]))) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for e, g in zip(expected, got):
+        for a, b in zip(e, g):
+            np.testing.assert_array_equal(a, b)
