@@ -154,7 +154,9 @@ def cmd_train(args, echo=print):
     optimizer = _make_optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
     scheduler = _make_scheduler(args.scheduler, optimizer, args.epochs)
     out = args.out or os.path.join("runs", f"{entry.name}-{info['name']}")
-    config = {"model": entry.name, "options": options, "dataset": info["name"], "in_shape": list(in_shape),
+    # every option, defaults included: a later change of a default does not change what the file rebuilds
+    config = {"model": entry.name, "options": {**entry.options, **options}, "dataset": info["name"],
+              "in_shape": list(in_shape),
               "num_classes": num_classes, "normalize": list(normalize), "optimizer": args.optimizer,
               "lr": optimizer.param_groups[0]["lr"], "scheduler": args.scheduler, "batch_size": args.batch_size,
               "seed": args.seed, "augment": args.augment}
@@ -208,14 +210,10 @@ def rebuild_from_checkpoint(path):
     missing = set(model.state_dict()) - set(state["model"])
     if (missing and "aux_logits" not in options and hasattr(model, "aux_logits")
             and all(k.startswith(("aux1.", "aux2.")) for k in missing)):
-        # written before the auxiliary classifiers were on by default (googlenet-small): the model the
-        # checkpoint holds has none
+        # a file from before the options were recorded with their defaults, trained when googlenet-small's
+        # auxiliary classifiers were off by default: the model it holds has none
         model = build(**options, aux_logits=False)
-    weights = dict(state["model"])
-    for name, value in model.state_dict().items():   # files written before 0-d buffers kept their shape
-        if value.ndim == 0 and getattr(weights.get(name), "shape", None) == (1,):
-            weights[name] = weights[name].reshape(())
-    model.load_state_dict(weights)
+    model.load_state_dict(state["model"])
     return model, config, state
 
 

@@ -205,7 +205,7 @@ def train(args, entry, echo=print):
         vocabs = {"src": train_set.src_vocab.to_dict(), "tgt": train_set.tgt_vocab.to_dict()}
         sizes = f"{len(train_set):,} train / {len(val_set):,} validation pairs"
     optimizer = _make_optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
-    config = {"model": entry.name, "task": entry.task, "options": options, "dataset": dataset,
+    config = {"model": entry.name, "task": entry.task, "options": {**entry.options, **options}, "dataset": dataset,
               "in_shape": [args.seq_len] if entry.task == "lm" else [len(train_set.src_vocab)],
               "num_classes": len(vocab) if entry.task == "lm" else len(train_set.tgt_vocab), "vocab": vocabs,
               "optimizer": args.optimizer, "lr": optimizer.param_groups[0]["lr"], "batch_size": args.batch_size,

@@ -416,6 +416,9 @@ class Module:
                 missing.append(key)
                 continue
             arr = _array_of(state_dict[key])
+            if target.ndim == 0 and arr.shape == (1,):
+                # a 0-d buffer saved as one element (older nabla checkpoints; PyTorch accepts it too)
+                arr = arr.reshape(())
             if arr.shape != target.shape:
                 errors.append(f"size mismatch for {key}: copying a param with shape {tuple(arr.shape)} from "
                               f"checkpoint, the shape in current model is {tuple(target.shape)} "

@@ -71,3 +71,22 @@ def sum_cols(a: np.ndarray, scale: float = 1.0) -> np.ndarray:
     if a.dtype.kind == "f":
         return a @ np.full(a.shape[1], scale, dtype=a.dtype)
     return a.sum(axis=1) * scale
+
+
+def exp_sums_unusable(sums: np.ndarray) -> np.ndarray:
+    """For sums of exp(z) taken without subtracting the max (softmax's usual shift): True where a sum
+    cannot be used, because it overflowed (inf, NaN) or is below tiny * 2**(mantissa bits), where its
+    largest term may have lost precision or every term underflowed (or every z was -inf).  Scores and
+    logits almost always stay well inside exp's range, so callers skip the max pass and redo only these
+    rows with ``max_shifted_exp``; the results agree up to rounding."""
+    info = np.finfo(sums.dtype)
+    return ~((sums >= info.tiny * 2.0 ** info.nmant) & (sums < np.inf))
+
+
+def max_shifted_exp(rows: np.ndarray):
+    """(e, m, sums) for rows (K, C): m each row's max (keepdims; 0 for a row that is all -inf, so that its
+    e is all 0 instead of NaN), e = exp(rows - m) and sums its row sums (keepdims)."""
+    m = rows.max(axis=-1, keepdims=True)
+    m[np.isneginf(m)] = 0.0
+    e = np.exp(rows - m)
+    return e, m, e.sum(axis=-1, keepdims=True)

@@ -27,7 +27,7 @@ from .. import backend
 from ..autograd.function import Function
 from ..autograd.grad_mode import _GradState
 from ..autograd.tensor import Tensor
-from ._util import as_tensor
+from ._util import as_tensor, exp_sums_unusable, max_shifted_exp
 from .arithmetic import where
 from .linalg import matmul, matmul_nt, matmul_tn
 from .shape import cat, permute, reshape
@@ -79,23 +79,18 @@ def _safe_softmax_cols(s):
     with contiguous elementwise passes, about 3x faster than over short last-axis rows.)
 
     Scores are almost always well inside exp's range, so exp is taken unshifted: three passes (exp, sum,
-    scale) instead of five with the max subtracted.  Columns whose sum overflows, underflows (below
-    tiny * 2**mantissa bits) or is 0 (every key masked) are redone with the max shift."""
+    scale) instead of five with the max subtracted; columns whose sum is unusable (see
+    ``exp_sums_unusable``; every key masked included) are redone with the max shift."""
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         p = np.exp(s)
         z = np.sum(p, axis=-2, keepdims=True)
-        info = np.finfo(s.dtype)
-        redo = ~((z >= info.tiny * 2.0 ** info.nmant) & (z < np.inf))
+        redo = exp_sums_unusable(z)
         p *= np.reciprocal(z, out=z)   # one division per column, then products (2x faster than p /= z)
     if redo.any():
         cols = redo[..., 0, :]
-        sub = np.moveaxis(s, -2, -1)[cols]          # (K, S): the scores of those queries
-        m = sub.max(axis=-1, keepdims=True)
-        m[np.isneginf(m)] = 0.0                     # every key masked: exp gives zeros, P = 0
-        sub = np.exp(sub - m)
-        tot = sub.sum(axis=-1, keepdims=True)
-        tot[tot == 0] = 1.0
-        np.moveaxis(p, -2, -1)[cols] = sub / tot
+        e, _, tot = max_shifted_exp(np.moveaxis(s, -2, -1)[cols])    # (K, S): the scores of those queries
+        tot[tot == 0] = 1.0                                          # every key masked: P = 0
+        np.moveaxis(p, -2, -1)[cols] = e / tot
     return p
 
 

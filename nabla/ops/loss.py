@@ -15,7 +15,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd.grad_mode import _GradState
 from ..autograd.tensor import Tensor
-from ._util import as_tensor
+from ._util import as_tensor, exp_sums_unusable, max_shifted_exp
 from .shape import reshape
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -123,9 +123,8 @@ def _shifted_exp(z):
 
     The usual shift is each row's max.  For a C-contiguous float z it is first taken as 0: logits are
     almost always within exp's range, and skipping the max and the subtraction saves two of four passes
-    over the logits (a 2048 x 1000 float32 batch is 8 MB).  A row whose sum overflows, or is so small
-    that its largest term might have lost precision (below tiny * 2**mantissa bits), is redone with the
-    max shift; the softmax and log-sum-exp are the same up to rounding either way.  The rows are taken
+    over the logits (a 2048 x 1000 float32 batch is 8 MB); rows whose sum is unusable (see
+    ``exp_sums_unusable``) are redone with the max shift.  The rows are taken
     a block at a time, so the exponential and the sum read a block that is still in cache."""
     c = z.shape[-1]
     e = np.empty(z.shape, dtype=z.dtype)
@@ -145,13 +144,10 @@ def _shifted_exp(z):
             eb = e2[lo:lo + rows]
             np.exp(z2[lo:lo + rows], out=eb)
             np.matmul(eb, ones, out=s2[lo:lo + rows])   # row sums by BLAS (NumPy's last-axis sum is slower)
-    info = np.finfo(z.dtype)
-    redo = np.flatnonzero(~((s2 >= info.tiny * 2.0 ** info.nmant) & (s2 < np.inf)))
+    redo = np.flatnonzero(exp_sums_unusable(s2))
     if redo.size:
-        zr = z2[redo]
-        m = zr.max(axis=-1, keepdims=True)
-        er = np.exp(zr - m)
-        e2[redo], s2[redo], shift.reshape(-1, 1)[redo] = er, er.sum(axis=-1), m
+        er, m, sr = max_shifted_exp(z2[redo])
+        e2[redo], s2[redo], shift.reshape(-1, 1)[redo] = er, sr[:, 0], m
     return e, shift, sumexp
 
 

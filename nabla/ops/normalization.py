@@ -57,8 +57,6 @@ class _Normalize(Function):
     """y = w * (x - mean_A x) / sqrt(var_A x + eps) + b.  ``axes`` are the statistics' axes,
     ``pshape`` the shape w and b broadcast to (e.g. (1, C, 1, 1) for batch norm)."""
 
-    rows = False  # set by _forward_rows (layer norm over the trailing axes)
-
     def __init__(self, axes, pshape, eps, stats=None):
         self.axes, self.pshape, self.eps = axes, pshape, eps
         self.stats = stats  # a dict that receives the batch mean and variance (running statistics)
@@ -96,7 +94,7 @@ class _Normalize(Function):
         var = np.einsum("ij,ij->i", xc, xc) / m
         invstd = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype, copy=False)
         xc *= invstd[:, None]
-        self.xhat, self.invstd, self.rows = xc, invstd, True  # rows: backward takes _backward_rows
+        self.xhat, self.invstd = xc, invstd
         if not wb:
             return xc.reshape(x.shape).copy()
         w, b = wb
@@ -126,12 +124,17 @@ class _Normalize(Function):
             gx = _const(gxa.reshape(gd.shape))
         return (gx, gw, gb) if has_wb else gx
 
+    def _by_rows(self, x, wb):
+        """Whether forward and backward take the (rows, m) path: layer norm over x's trailing axes, floats
+        of one dtype, no running statistics."""
+        return (self.stats is None and x.dtype.kind == "f" and x.ndim > len(self.pshape)
+                and self.axes == tuple(range(x.ndim - len(self.pshape), x.ndim))
+                and all(a.dtype == x.dtype for a in wb))
+
     def forward(self, x, *wb):
         if self.channel_stats:
             return self._forward_channels(x, *wb)
-        if (self.stats is None and x.dtype.kind == "f" and x.ndim > len(self.pshape)
-                and self.axes == tuple(range(x.ndim - len(self.pshape), x.ndim))
-                and all(a.dtype == x.dtype for a in wb)):
+        if self._by_rows(x, wb):
             return self._forward_rows(x, *wb)
         mean = x.mean(axis=self.axes, keepdims=True)
         xc = x - mean
@@ -181,7 +184,7 @@ class _Normalize(Function):
                 gxa *= scale.astype(dt, copy=False).reshape(self.pshape)
                 gx = _const(gxa)
             return (gx, gw, gb) if has_wb else gx
-        if not _GradState.enabled and self.rows:
+        if not _GradState.enabled and self._by_rows(x.data, [t.data for t in self.inputs[1:]]):
             return self._backward_rows(g.data, needs, has_wb, wshape)
         if not _GradState.enabled:
             gd, xhat = g.data, self.xhat

@@ -2,7 +2,7 @@
 
 A layer is slow when it is a graph of small ops per time step (about 25 graph nodes a step for an LSTM);
 here one direction of one layer is ONE graph node.  Its forward loops over time in NumPy:
-    - the input projection x W_ih^T + b for all T steps is one matrix product,
+    - the input projections W_ih x_t + b are batched products over several steps at once,
     - each step is one product W_hh h for all gates plus a few in-place elementwise calls, each on a
       contiguous (H, B) block (states are kept feature-major),
     - sigmoid(z) = (1 + tanh(z/2)) / 2, with the 1/2 folded into the weights of the sigmoid gates
@@ -122,7 +122,8 @@ class _RecurrentLayer(Function):
 
     Layout: states and gates are kept feature-major, (H, B) per step, so that each gate block of a step
     is one contiguous (H, B) array: NumPy runs an elementwise call on a contiguous block 2-3x faster than
-    on the same block cut out of a (B, 4H) row layout (a call per row).  The step's product is W h^T."""
+    on the same block cut out of a (B, 4H) row layout (a call per row).  The step's product is W_hh h with
+    h an (H, B) block of columns."""
     n_states = 1        # 2 for the LSTM (h, c)
 
     def __init__(self, batch_sizes=None, reverse=False, nonlinearity="tanh"):

@@ -86,3 +86,13 @@ def test_zero_dim_arrays_keep_their_shape(tmp_path):
     fresh = nb.nn.BatchNorm2d(3)
     fresh.load_state_dict(state["model"])
     assert int(fresh.num_batches_tracked.data) == 1
+
+
+def test_a_zero_dim_buffer_saved_as_one_element_still_loads():
+    """Checkpoints written before 0-d shapes were recorded hold num_batches_tracked as shape (1,): every
+    loading path (eval, resume) goes through load_state_dict, which accepts it, as PyTorch does."""
+    bn = nb.nn.BatchNorm2d(2)
+    state = {k: np.asarray(v.data) for k, v in bn.state_dict().items()}
+    state["num_batches_tracked"] = np.array([7])
+    bn.load_state_dict(state)
+    assert bn.num_batches_tracked.shape == () and int(bn.num_batches_tracked.data) == 7
