@@ -102,7 +102,8 @@ def run(framework, workload, iters=None, repeats=3, warmup=3, target=0.4, thread
         import torch
         torch.set_num_threads(threads)
     else:
-        import nabla  # noqa: F401 - imported before the memory baseline, as torch is
+        import nabla  # imported before the memory baseline, as torch is
+        nabla.memory.apply_environment()  # keep freed blocks between steps, as the `nabla` command does
     w = get(workload)
     cfg = w.make_config() if config is None else config
     rss_before = rss_mb()  # the framework is imported: what set-up and the steps add comes on top

@@ -1,7 +1,6 @@
 """nabla: a deep-learning framework written from first principles on NumPy, with PyTorch's names."""
 from . import backend
 from . import memory
-memory._apply_default()  # keep freed blocks for the next step (glibc only; NABLA_KEEP_FREED_MEMORY=0: off)
 from .backend import (manual_seed, get_default_dtype, set_default_dtype, float16, float32, float64,  # noqa: F401
                       int8, int16, int32, int64, uint8, half, double, long, get_rng_state, set_rng_state)
 from .backend import bool_ as bool  # noqa: F401,A001

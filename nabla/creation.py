@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend
-from .autograd.tensor import Tensor, _to_array
+from .autograd.tensor import Tensor, _to_array, from_numpy  # noqa: F401  (nabla.from_numpy)
 
 
 def _dtype(dtype, floating=True):
@@ -37,10 +37,6 @@ def as_tensor(data, dtype=None) -> Tensor:
     if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
         return data
     return Tensor(_to_array(data, backend.resolve_dtype(dtype)))
-
-
-def from_numpy(array: np.ndarray) -> Tensor:
-    return Tensor(array)
 
 
 def zeros(*size, dtype=None, requires_grad=False):

@@ -15,8 +15,13 @@ heap memory stays mapped for the next step.  The cost: the process's resident me
 instead of shrinking between steps (as it would under PyTorch's allocator).  Nothing else changes: no
 result depends on it.
 
-nabla calls it once on import where the C library is glibc (Linux); elsewhere it does nothing.  Set the
-environment variable ``NABLA_KEEP_FREED_MEMORY=0`` before importing nabla to keep the C library's defaults.
+Opt-in: ``import nabla`` changes nothing in the C library, since a library should not retune the
+allocator of the program that imports it.  The programs that own their process call it: the ``nabla``
+command (at start-up) and the benchmarks' worker (before timing), both through :func:`apply_environment`,
+which calls :func:`keep_freed_memory` unless the environment variable ``NABLA_KEEP_FREED_MEMORY`` is
+``0``, ``false``, ``no`` or ``off`` (then the C library's defaults stay).  A script of your own calls
+``nabla.memory.keep_freed_memory()`` if it wants the same.  Where the C library is not glibc (macOS,
+Windows, musl) it does nothing.
 """
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ import ctypes.util
 import os
 import sys
 
-__all__ = ["keep_freed_memory", "keeps_freed_memory"]
+__all__ = ["keep_freed_memory", "keeps_freed_memory", "apply_environment"]
 
 _M_TRIM_THRESHOLD = -1      # glibc's mallopt parameter numbers (malloc.h)
 _M_MMAP_THRESHOLD = -3
@@ -67,6 +72,9 @@ def keeps_freed_memory() -> bool:
     return _state["enabled"]
 
 
-def _apply_default() -> None:
-    if os.environ.get("NABLA_KEEP_FREED_MEMORY", "1").strip().lower() not in ("0", "false", "no", "off"):
-        keep_freed_memory()
+def apply_environment() -> bool:
+    """:func:`keep_freed_memory` unless ``NABLA_KEEP_FREED_MEMORY`` is 0/false/no/off: what the ``nabla``
+    command and the benchmarks' worker call at start-up.  Returns whether freed memory is now kept."""
+    if os.environ.get("NABLA_KEEP_FREED_MEMORY", "1").strip().lower() in ("0", "false", "no", "off"):
+        return keeps_freed_memory()
+    return keep_freed_memory()

@@ -6,13 +6,16 @@
 3. Leaves that require grad accumulate into ``.grad``; the graph is freed unless ``retain_graph``.
 
 With ``create_graph=True`` the backward formulas run with recording on, so the gradients are
-themselves differentiable (gradients of gradients, Hessians).  Broadcast gradients are summed back
+themselves differentiable (gradients of gradients, Hessians); without it, a Function's
+``backward_arrays`` (plain array code) runs where it has one (see function.py: the choice is made here,
+in ``_backward_node``, and nowhere else).  Broadcast gradients are summed back
 to the input's shape here, in one place, and cast to the input's dtype.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .broadcast import sum_to, sum_to_array
 from .grad_mode import _GradState
 from .tensor import Tensor
 
@@ -59,21 +62,9 @@ def _check_versions(node, fn) -> None:
             f"backward (version {node._version}, expected {fn.output_version}).")
 
 
-_SHAPE_OPS = []
-
-
-def _shape_ops():
-    """ops.shape's sum_to (imported on first use: ops import the engine's package)."""
-    if not _SHAPE_OPS:
-        from ..ops.shape import sum_to, sum_to_array
-        _SHAPE_OPS.extend((sum_to, sum_to_array))
-    return _SHAPE_OPS
-
-
 def _fit_to_input(grad: Tensor, inp: Tensor, fn) -> Tensor:
     """Undo broadcasting (sum over broadcast axes) and match the input's dtype."""
     if grad.shape != inp.shape:
-        sum_to, sum_to_array = _shape_ops()
         try:
             if _GradState.enabled:
                 grad = sum_to(grad, inp.shape)
@@ -99,6 +90,82 @@ def _seed_gradient(root: Tensor, grad) -> Tensor:
     return grad
 
 
+def _check_roots(roots) -> None:
+    for r in roots:
+        if not r.requires_grad:
+            raise RuntimeError(f"element 0 of tensors does not require grad and does not have a grad_fn: "
+                               f"the output of shape {r.shape} was not computed from any tensor with "
+                               f"requires_grad=True (or was computed under no_grad)")
+
+
+def _run_hooks(node: Tensor, grad: Tensor) -> Tensor:
+    for hook in node._hooks:
+        new = hook(grad)
+        if new is not None:
+            grad = new if isinstance(new, Tensor) else Tensor(new)
+    return grad
+
+
+def _store_grad(node: Tensor, grad: Tensor, create_graph: bool, handed_out: set) -> None:
+    """Accumulate into ``node.grad`` (a leaf, or a tensor that retains its gradient)."""
+    if create_graph:
+        node.grad = grad if node.grad is None else node.grad + grad
+    elif node.grad is None:
+        # .grad gets its own writable array: optimizers update it in place, and Add's backward hands one
+        # array to both inputs; broadcast views are read-only
+        d = grad.data
+        if id(d) in handed_out or not d.flags.owndata or not d.flags.writeable:
+            d = d.copy()
+        handed_out.add(id(d))
+        node.grad = Tensor._make(d, None)
+    else:  # a fresh array: grad arrays may be shared between tensors
+        node.grad = Tensor._make(node.grad.data + grad.data, None)
+
+
+_FREED = ("trying to backward through the graph a second time (or to use tensors after their graph was freed): "
+          "the saved values were released after the first backward. Pass retain_graph=True to the first "
+          "backward() if you need to call it twice.")
+
+
+def _backward_node(node: Tensor, fn, grad: Tensor, grads: dict, fast: bool, retain_graph: bool) -> None:
+    """Run one Function's backward and add the input gradients into ``grads``.  The one place that picks
+    between the two backwards: ``backward_arrays`` (plain arrays) when the backward is not recorded and
+    the class has it, else ``backward`` (nabla ops, recorded under create_graph)."""
+    if fn.freed:
+        raise RuntimeError(_FREED)
+    if fn.save_inputs or fn.save_output:
+        _check_versions(node, fn)
+    if not retain_graph:
+        fn.last_backward = True
+    input_grads = fn.backward_arrays(grad.data) if fast and fn.has_backward_arrays else fn.backward(grad)
+    if type(input_grads) is not tuple:
+        input_grads = (input_grads,)
+    for inp, needs, g in zip(fn.inputs, fn.needs_input_grad, input_grads):
+        if g is None or not needs:
+            continue
+        if type(g) is not Tensor:
+            g = g if isinstance(g, Tensor) else Tensor._make(np.asarray(g), None)
+        gd, idata = g.data, inp.data
+        if gd.shape != idata.shape or gd.dtype != idata.dtype:
+            g = _fit_to_input(g, inp, fn)
+        key = id(inp)
+        if key in grads:
+            grads[key] = grads[key] + g
+        else:
+            grads[key] = g
+    if not retain_graph:
+        fn.release()
+
+
+def _captured_result(capture, captured, allow_unused):
+    if not allow_unused:
+        for i, (t, g) in enumerate(zip(capture, captured)):
+            if g is None:
+                raise RuntimeError(f"grad(): input {i} (shape {t.shape}) was not used to compute the outputs; "
+                                   "pass allow_unused=True to get None for it")
+    return tuple(captured)
+
+
 def run_backward(roots, grad_roots, retain_graph=None, create_graph=False, capture=None,
                  accumulate_into=None, allow_unused=False):
     """Backpropagate from ``roots`` seeded with ``grad_roots``.
@@ -108,11 +175,7 @@ def run_backward(roots, grad_roots, retain_graph=None, create_graph=False, captu
     """
     if retain_graph is None:
         retain_graph = create_graph
-    for r in roots:
-        if not r.requires_grad:
-            raise RuntimeError(f"element 0 of tensors does not require grad and does not have a grad_fn: "
-                               f"the output of shape {r.shape} was not computed from any tensor with "
-                               f"requires_grad=True (or was computed under no_grad)")
+    _check_roots(roots)
     grads: dict[int, Tensor] = {}
     handed_out = set()  # ids of arrays a new .grad must not alias: the seeds and the .grads already set
     for r, g in zip(roots, grad_roots):
@@ -135,64 +198,15 @@ def run_backward(roots, grad_roots, retain_graph=None, create_graph=False, captu
             if grad is None:
                 continue
             if node._hooks:
-                for hook in node._hooks:
-                    new = hook(grad)
-                    if new is not None:
-                        grad = new if isinstance(new, Tensor) else Tensor(new)
+                grad = _run_hooks(node, grad)
             fn = node._fn
             if captured_ids is not None:
                 if id(node) in captured_ids:
                     captured[captured_ids[id(node)]] = grad
-            elif fn is None or node._retains_grad:
-                if only is None or id(node) in only:
-                    if create_graph:
-                        node.grad = grad if node.grad is None else node.grad + grad
-                    elif node.grad is None:
-                        # .grad gets its own writable array: optimizers update it in place, and Add's
-                        # backward hands one array to both inputs; broadcast views are read-only
-                        d = grad.data
-                        if id(d) in handed_out or not d.flags.owndata or not d.flags.writeable:
-                            d = d.copy()
-                        handed_out.add(id(d))
-                        node.grad = Tensor._make(d, None)
-                    else:  # a fresh array: grad arrays may be shared between tensors
-                        node.grad = Tensor._make(node.grad.data + grad.data, None)
-            if fn is None:
-                continue
-            if fn.freed:
-                raise RuntimeError(
-                    "trying to backward through the graph a second time (or to use tensors after their graph "
-                    "was freed): the saved values were released after the first backward. Pass "
-                    "retain_graph=True to the first backward() if you need to call it twice.")
-            if fn.save_inputs or fn.save_output:
-                _check_versions(node, fn)
-            if not retain_graph:
-                fn.last_backward = True
-            input_grads = fn.backward(grad)
-            if type(input_grads) is not tuple:
-                input_grads = (input_grads,)
-            for inp, needs, g in zip(fn.inputs, fn.needs_input_grad, input_grads):
-                if g is None or not needs:
-                    continue
-                if type(g) is not Tensor:
-                    g = g if isinstance(g, Tensor) else Tensor._make(np.asarray(g), None)
-                gd, idata = g.data, inp.data
-                if gd.shape != idata.shape or gd.dtype != idata.dtype:
-                    g = _fit_to_input(g, inp, fn)
-                key = id(inp)
-                if key in grads:
-                    grads[key] = grads[key] + g
-                else:
-                    grads[key] = g
-            if not retain_graph:
-                fn.release()
+            elif (fn is None or node._retains_grad) and (only is None or id(node) in only):
+                _store_grad(node, grad, create_graph, handed_out)
+            if fn is not None:
+                _backward_node(node, fn, grad, grads, not create_graph, retain_graph)
     finally:
         _GradState.enabled = prev
-    if capture is not None:
-        if not allow_unused:
-            for i, (t, g) in enumerate(zip(capture, captured)):
-                if g is None:
-                    raise RuntimeError(f"grad(): input {i} (shape {t.shape}) was not used to compute the outputs; "
-                                       "pass allow_unused=True to get None for it")
-        return tuple(captured)
-    return None
+    return None if capture is None else _captured_result(capture, captured, allow_unused)

@@ -5,6 +5,16 @@ A subclass writes
     backward(self, grad) -> grad or tuple    the vector-Jacobian product, written with nabla ops on
                                              Tensors, so that under ``create_graph`` the backward pass
                                              is itself recorded and gradients of gradients work.
+and, where speed calls for it, also
+    backward_arrays(self, grad) -> array or tuple of arrays (None for an input without a gradient)
+                                             the same product as plain array code, on grad's array.
+
+Two backwards, one contract: the engine picks, in one place.  A backward that no one will
+differentiate (``create_graph=False``, every training step) runs ``backward_arrays`` where the class
+defines it; ``backward`` runs when the backward pass is itself recorded.  Both compute the same
+numbers (tests/autograd/test_fast_backward.py checks every class that defines both).  A class that
+defines only ``backward_arrays`` is differentiable once (PyTorch's ``once_differentiable``): the
+engine refuses to record its backward instead of each op asking whether a graph is being built.
 Class flags:
     save_inputs  backward reads the inputs, so modifying one in place before backward is an error
     save_output  backward reads the output (``self.output``), same check for the output
@@ -65,11 +75,24 @@ class Function:
             return result
         return _tensor_mod.Tensor._make(out, None)
 
+    # set per class: True where the class (or a base below Function) defines backward_arrays
+    has_backward_arrays = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.has_backward_arrays = cls.backward_arrays is not Function.backward_arrays
+
     def forward(self, *arrays):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.forward is abstract")
 
-    def backward(self, grad):  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__}.backward is abstract")
+    def backward(self, grad):
+        if self.has_backward_arrays:
+            raise RuntimeError(f"{self.name}: its backward is array code only (backward_arrays), so it cannot "
+                               "be recorded for a higher derivative (create_graph=True)")
+        raise NotImplementedError(f"{type(self).__name__}.backward is abstract")  # pragma: no cover
+
+    def backward_arrays(self, grad):  # pragma: no cover - optional, see the module docstring
+        raise NotImplementedError(f"{type(self).__name__}.backward_arrays is not defined")
 
     @property
     def output(self):

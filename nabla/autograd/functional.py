@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .engine import run_backward
+from .function import Function
 from .grad_mode import enable_grad
 from .tensor import Tensor
 
@@ -97,6 +98,18 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     return out, (jv[0] if isinstance(out, Tensor) else jv)
 
 
+class _Stack(Function):
+    """y = stack(x_1, ..., x_n) along a new first axis;  dx_k = g[k].  The rows of a jacobian (ops' stack
+    is a layer up: the engine's package does not import the ops)."""
+    save_inputs = False
+
+    def forward(self, *rows):
+        return np.stack(rows)
+
+    def backward(self, g):
+        return tuple(g.unbind(0))
+
+
 def jacobian(func, inputs, create_graph=False):
     """J[i..., j...] = d out[i...] / d in[j...], one reverse sweep per output element.
 
@@ -118,9 +131,7 @@ def jacobian(func, inputs, create_graph=False):
             gs = (None,) * len(xs)
         for i, (g, x) in enumerate(zip(_zeros_for_unused(gs, xs), xs)):
             rows[i].append(g)
-    from ..ops.shape import reshape
-    from ..ops.shape import stack
-    jac = tuple(reshape(stack(r, 0), out.shape + x.shape) for r, x in zip(rows, xs))
+    jac = tuple(_Stack.apply(*r).reshape(out.shape + x.shape) for r, x in zip(rows, xs))
     if not create_graph:
         jac = tuple(j.detach() for j in jac)
     return jac[0] if single else jac

@@ -29,6 +29,14 @@ def _to_array(data, dtype=None) -> np.ndarray:
     return arr
 
 
+def from_numpy(array) -> "Tensor":
+    """A tensor on ``array`` itself (no copy: writes to one show in the other), outside any graph
+    (requires_grad False), as ``torch.from_numpy``.  The one public way to wrap an array without a graph."""
+    if not isinstance(array, np.ndarray) and not isinstance(array, backend.xp.ndarray):
+        raise TypeError(f"from_numpy: expected an ndarray, got {type(array).__name__}")
+    return Tensor._make(array, None)
+
+
 class Tensor:
     __slots__ = ("data", "requires_grad", "grad", "_fn", "_version", "_retains_grad", "_hooks",
                  "__weakref__")

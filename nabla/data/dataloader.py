@@ -6,7 +6,7 @@ from numbers import Integral, Number
 
 import numpy as np
 
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, from_numpy
 from .dataset import as_generator
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
@@ -14,7 +14,7 @@ __all__ = ["DataLoader", "default_collate", "default_convert"]
 
 
 def _wrap(arr) -> Tensor:
-    return Tensor._make(np.asarray(arr), None)
+    return from_numpy(np.asarray(arr))
 
 
 def default_convert(data):

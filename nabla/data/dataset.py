@@ -15,7 +15,7 @@ from numbers import Integral
 import numpy as np
 
 from .. import backend
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, from_numpy
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "as_generator"]
 
@@ -100,7 +100,7 @@ class TensorDataset(Dataset):
                              "expected all equal")
 
     def __getitem__(self, index):
-        return tuple(Tensor._make(t.data[index], None) for t in self.tensors)
+        return tuple(from_numpy(np.asarray(t.data[index])) for t in self.tensors)
 
     def get_batch(self, indices) -> tuple:
         idx = _index_array(indices)

@@ -18,7 +18,7 @@ from numbers import Number
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, from_numpy
 from .dataset import as_generator
 
 __all__ = ["Compose", "Lambda", "ToTensor", "Normalize", "Flatten", "RandomCrop", "RandomHorizontalFlip",
@@ -34,7 +34,7 @@ def _unwrap(x, who: str, min_ndim: int = 3):
 
 
 def _rewrap(arr, is_tensor):
-    return Tensor._make(arr, None) if is_tensor else arr
+    return from_numpy(arr) if is_tensor else arr
 
 
 def _pair(v, who: str) -> tuple:
@@ -104,7 +104,7 @@ class ToTensor:
             out = np.ascontiguousarray(out.transpose(0, 3, 1, 2))
         elif arr.ndim == 3:
             out = out[:, None]
-        return Tensor._make(out, None)
+        return from_numpy(out)
 
 
 class Normalize:

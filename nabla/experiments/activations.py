@@ -35,11 +35,10 @@ import numpy as np
 import nabla as nb
 from .. import nn, optim
 from ..autograd import grad
-from ..data import DataLoader
-from ..data.datasets import MNIST, MNIST5k
 from ..models import MLP
 from ..models.mlp import ACTIVATIONS
-from .base import Result, register_experiment
+from .base import register_experiment
+from .common import format_claims, load_dataset, moving_average, say, tail_mean, train_classifier
 
 CLAIM = ("sigmoid (and, less, tanh) gradients vanish in deep networks while ReLU's do not; tanh converges faster "
          "than sigmoid and ReLU faster still; ReLU units can die, Leaky ReLU and ELU units cannot")
@@ -81,93 +80,86 @@ def he_init(model):
     return model
 
 
-def _train(model, train, epochs, batch_size):
-    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn = nn.CrossEntropyLoss()
-    losses = []
-    for _ in range(epochs):
-        for x, y in DataLoader(train, batch_size=batch_size, shuffle=True, seed=0):
-            opt.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-    return np.array(losses)
+def _measure(act, train, width, epochs, x_probe, y_probe, echo) -> dict:
+    """Gradient norms at the default and at He initialisation, dead units before and after training."""
+    nb.manual_seed(0)
+    default = MLP(784, 10, depth=DEPTH, width=width, activation=act)
+    norms_default = gradient_norms(default, x_probe[:256], y_probe[:256])
+    nb.manual_seed(0)
+    model = he_init(MLP(784, 10, depth=DEPTH, width=width, activation=act))
+    norms = gradient_norms(model, x_probe[:256], y_probe[:256])
+    dead_init = dead_fraction(model, x_probe)
+    fit = train_classifier(model, train, epochs=epochs, batch_size=64, seed=0, drop_last=False,
+                           optimizer=optim.SGD(model.parameters(), lr=0.01, momentum=0.9))
+    losses = fit["losses"]
+    say(echo, "activations", NAMES[act], len(losses), tail_mean(losses), fit["time"])
+    return {"grad_norms": norms, "ratio": float(norms[0] / norms[-1]), "dead_init": dead_init,
+            "grad_norms_default_init": norms_default, "ratio_default_init": float(norms_default[0] / norms_default[-1]),
+            "dead_trained": dead_fraction(model, x_probe), "losses": losses,
+            "final_loss": float(losses[-max(1, len(losses) // 10):].mean())}
 
 
 @register_experiment("activations", "sigmoid/tanh/ReLU/Leaky ReLU/ELU: vanishing gradients, dead units, training")
-def run(quick: bool = False) -> Result:
-    if quick:
-        train, width, epochs = MNIST5k(train=True), 64, 1
-    else:
-        train, width, epochs = MNIST(train=True), 128, 1
+def run(quick: bool = False, download: bool = True, echo=print) -> dict:
+    name, width, epochs = ("mnist-5k", 64, 1) if quick else ("mnist", 128, 1)
+    train = load_dataset(name, train=True, download=download)
     probe = np.random.default_rng(0).permutation(len(train))[:1000]
-    x_probe, y_probe = (nb.tensor(a) for a in train.get_batch(probe))
-    out = {}
-    for act in NAMES:
-        nb.manual_seed(0)
-        default = MLP(784, 10, depth=DEPTH, width=width, activation=act)
-        norms_default = gradient_norms(default, x_probe[:256], y_probe[:256])
-        nb.manual_seed(0)
-        model = he_init(MLP(784, 10, depth=DEPTH, width=width, activation=act))
-        norms = gradient_norms(model, x_probe[:256], y_probe[:256])
-        dead_init = dead_fraction(model, x_probe)
-        losses = _train(model, train, epochs, 64)
-        out[act] = {"grad_norms": norms, "ratio": float(norms[0] / norms[-1]), "dead_init": dead_init,
-                    "grad_norms_default_init": norms_default,
-                    "ratio_default_init": float(norms_default[0] / norms_default[-1]),
-                    "dead_trained": dead_fraction(model, x_probe), "losses": losses,
-                    "final_loss": float(losses[-max(1, len(losses) // 10):].mean())}
+    x_probe, y_probe = (nb.from_numpy(a) for a in train.get_batch(probe))
+    out = {act: _measure(act, train, width, epochs, x_probe, y_probe, echo) for act in NAMES}
     rows = [{"activation": NAMES[a], "|dW_1| / |dW_out|": r["ratio"], "|dW_1|": float(r["grad_norms"][0]),
              "|dW_out|": float(r["grad_norms"][-1]), "dead units (init)": float(r["dead_init"].mean()),
              "dead units (trained)": float(r["dead_trained"].mean()),
              "max dead in a layer": float(r["dead_trained"].max()), "final train loss": r["final_loss"],
              "ratio, default init": r["ratio_default_init"]}
             for a, r in out.items()]
+    return {"table": rows, "depth": DEPTH, "width": width, "epochs": epochs, "dataset": type(train).__name__,
+            "runs": out}
+
+
+def claims(numbers) -> dict:
+    out = numbers["runs"]
     vanish = {a: out[a]["ratio"] < VANISHED for a in NAMES}
-    claims = {
+    dead_max = {a: float(np.max(out[a]["dead_trained"])) for a in NAMES}
+    found = {
         "sigmoid gradients vanish": vanish["sigmoid"],
         "tanh gradients still vanish": vanish["tanh"],
         "ReLU and ELU gradients do not vanish": not vanish["relu"] and not vanish["elu"],
         "tanh converges faster than sigmoid": out["tanh"]["final_loss"] < out["sigmoid"]["final_loss"],
         "ReLU converges faster than sigmoid and tanh":
             out["relu"]["final_loss"] < min(out["sigmoid"]["final_loss"], out["tanh"]["final_loss"]),
-        "ReLU units can die": float(out["relu"]["dead_trained"].max()) > 0,
-        "Leaky ReLU and ELU units do not die":
-            float(out["leaky_relu"]["dead_trained"].max()) == 0 and float(out["elu"]["dead_trained"].max()) == 0,
+        "ReLU units can die": dead_max["relu"] > 0,
+        "Leaky ReLU and ELU units do not die": dead_max["leaky_relu"] == 0 and dead_max["elu"] == 0,
     }
-    claims = {k: bool(v) for k, v in claims.items()}
-    supported = all(claims.values())
-    verdict = (f"{DEPTH}-layer MLP at He initialisation, first/output layer gradient norm: "
-               + ", ".join(f"{NAMES[a]} {out[a]['ratio']:.2g}" for a in NAMES)
-               + f"; dead units after training: ReLU {out['relu']['dead_trained'].mean():.1%} (up to "
-               f"{out['relu']['dead_trained'].max():.0%} in one layer), "
-               f"Leaky ReLU {out['leaky_relu']['dead_trained'].mean():.1%}, "
-               f"ELU {out['elu']['dead_trained'].mean():.1%}; training loss after {epochs} epoch(s): "
-               + ", ".join(f"{NAMES[a]} {out[a]['final_loss']:.3f}" for a in NAMES)
-               + ". Claims: " + "; ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in claims.items()))
+    return {k: bool(v) for k, v in found.items()}
 
-    def plot(fig):
-        ax1, ax2, ax3 = fig.subplots(1, 3)
-        for i, a in enumerate(NAMES):
-            r = out[a]
-            ax1.semilogy(np.arange(1, len(r["grad_norms"]) + 1), r["grad_norms"], "o-", ms=3, color=f"C{i}",
-                         label=NAMES[a])
-            ax2.plot(np.arange(1, DEPTH + 1), r["dead_trained"], "o-", ms=3, color=f"C{i}", label=NAMES[a])
-            k = max(1, len(r["losses"]) // 40)
-            ax3.plot(np.convolve(r["losses"], np.ones(k) / k, mode="valid"), color=f"C{i}", label=NAMES[a])
-        ax1.set_xlabel("layer (1 = input side)")
-        ax1.set_ylabel("||dL/dW|| at (He) initialisation")
-        ax1.set_title("gradient norm per layer")
-        ax1.legend(fontsize=8)
-        ax2.set_xlabel("hidden layer")
-        ax2.set_ylabel("fraction of dead units")
-        ax2.set_title("dead units after training")
-        ax3.set_xlabel("update")
-        ax3.set_ylabel("training loss (moving average)")
-        ax3.set_title("training curves (SGD, momentum 0.9)")
 
-    return Result(claim=CLAIM, supported=supported, verdict=verdict, table=rows,
-                  data={"claims": claims, "depth": DEPTH, "width": width, "epochs": epochs,
-                        "dataset": type(train).__name__, "runs": out},
-                  plot=plot)
+def verdict(numbers):
+    out, found = numbers["runs"], claims(numbers)
+    dead = {a: np.asarray(out[a]["dead_trained"]) for a in NAMES}
+    text = (f"{DEPTH}-layer MLP at He initialisation, first/output layer gradient norm: "
+            + ", ".join(f"{NAMES[a]} {out[a]['ratio']:.2g}" for a in NAMES)
+            + f"; dead units after training: ReLU {dead['relu'].mean():.1%} (up to {dead['relu'].max():.0%} in one "
+            f"layer), Leaky ReLU {dead['leaky_relu'].mean():.1%}, ELU {dead['elu'].mean():.1%}; training loss after "
+            f"{numbers['epochs']} epoch(s): " + ", ".join(f"{NAMES[a]} {out[a]['final_loss']:.3f}" for a in NAMES)
+            + ". " + format_claims(found))
+    return all(found.values()), text
+
+
+def plot(fig, data):
+    ax1, ax2, ax3 = fig.subplots(1, 3)
+    for i, a in enumerate(NAMES):
+        r = data["runs"][a]
+        ax1.semilogy(np.arange(1, len(r["grad_norms"]) + 1), r["grad_norms"], "o-", ms=3, color=f"C{i}",
+                     label=NAMES[a])
+        ax2.plot(np.arange(1, DEPTH + 1), r["dead_trained"], "o-", ms=3, color=f"C{i}", label=NAMES[a])
+        ax3.plot(moving_average(r["losses"], 40), color=f"C{i}", label=NAMES[a])
+    ax1.set_xlabel("layer (1 = input side)")
+    ax1.set_ylabel("||dL/dW|| at (He) initialisation")
+    ax1.set_title("gradient norm per layer")
+    ax1.legend(fontsize=8)
+    ax2.set_xlabel("hidden layer")
+    ax2.set_ylabel("fraction of dead units")
+    ax2.set_title("dead units after training")
+    ax3.set_xlabel("update")
+    ax3.set_ylabel("training loss (moving average)")
+    ax3.set_title("training curves (SGD, momentum 0.9)")

@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 import nabla as nb
 from .. import nn
 from ..models import build_model, get_model_entry
 from ..utils import summary
-from .base import Result, register_experiment
-from .small_kernels import evaluate, fit_steps, load_images, tail_mean
+from .base import register_experiment
+from .common import evaluate, format_claims, load_images, moving_average, say, tail_mean, train_classifier
 
 CLAIM = ("the classic designs: global average pooling (GoogLeNet, ResNet) cuts the parameters of AlexNet/VGG-style "
          "fully connected heads, and residual connections let the deepest network train at least as well")
@@ -47,67 +45,72 @@ QUICK_OPTIONS = {"lenet5": {}, "alexnet-small": {"width": 8, "hidden": 64}, "vgg
 EPOCH = 60_000
 
 
+def _measure(name, options, train, test, steps, batch, echo) -> dict:
+    nb.manual_seed(0)
+    model = build_model(name, (1, 28, 28), 10, **options)
+    s = summary(model, (1, 28, 28), print_fn=None)
+    fit = train_classifier(model, train, steps, batch_size=batch, seed=0,   # GoogLeNet: aux heads trained too
+                           loss_fn=get_model_entry(name).training_loss(nn.CrossEntropyLoss()))
+    ev = evaluate(model, test)
+    say(echo, "architectures", LABELS[name], len(fit["losses"]), tail_mean(fit["losses"]), fit["time"],
+        f", test accuracy {ev['accuracy']:.2%}")
+    return {"options": options, "params": s.total_params, "macs": s.total_macs, "time_per_step": fit["time_per_step"],
+            "epoch_time": fit["time_per_step"] * math.ceil(EPOCH / batch), "losses": fit["losses"],
+            "final_loss": tail_mean(fit["losses"]), **ev}
+
+
 @register_experiment("architectures", "LeNet, AlexNet, VGG, GoogLeNet, ResNet (small) at equal budget: "
                      "parameters, MACs, time, accuracy")
-def run(quick: bool = False) -> Result:
+def run(quick: bool = False, download: bool = True, echo=print) -> dict:
     if quick:
         steps, batch = 3, 16
-        train, test = load_images("mnist-5k", n_test=200)
+        train, test = load_images("mnist-5k", n_test=200, download=download)
         data_name = "MNIST-5k (200 test images)"
     else:
         steps, batch = 80, 32
-        train, test = load_images("fashion-mnist", n_train=12_000, n_test=2_000)
+        train, test = load_images("fashion-mnist", n_train=12_000, n_test=2_000, download=download)
         data_name = "Fashion-MNIST (12,000 training / 2,000 test images)"
-    runs, rows = {}, []
-    for name in MODELS:
-        options = QUICK_OPTIONS[name] if quick else {}
-        nb.manual_seed(0)
-        model = build_model(name, (1, 28, 28), 10, **options)
-        s = summary(model, (1, 28, 28), print_fn=None)
-        fit = fit_steps(model, train, steps, batch_size=batch, lr=1e-3, seed=0,  # GoogLeNet: aux heads trained too
-                        loss_fn=get_model_entry(name).training_loss(nn.CrossEntropyLoss()))
-        ev = evaluate(model, test)
-        epoch_time = fit["time_per_step"] * math.ceil(EPOCH / batch)
-        runs[name] = {"options": options, "params": s.total_params, "macs": s.total_macs,
-                      "time_per_step": fit["time_per_step"], "epoch_time": epoch_time, "losses": fit["losses"],
-                      "final_loss": tail_mean(fit["losses"]), **ev}
-        rows.append({"model": LABELS[name], "params": s.total_params, "MACs": s.total_macs,
-                     "s/step": fit["time_per_step"], "s/epoch (60k)": epoch_time,
-                     "final train loss": runs[name]["final_loss"], "test acc": ev["accuracy"]})
-    p = {n: runs[n]["params"] for n in MODELS}
-    acc = {n: runs[n]["accuracy"] for n in MODELS}
-    claims = {
+    runs = {name: _measure(name, QUICK_OPTIONS[name] if quick else {}, train, test, steps, batch, echo)
+            for name in MODELS}
+    rows = [{"model": LABELS[n], "params": r["params"], "MACs": r["macs"], "s/step": r["time_per_step"],
+             "s/epoch (60k)": r["epoch_time"], "final train loss": r["final_loss"], "test acc": r["accuracy"]}
+            for n, r in runs.items()]
+    return {"table": rows, "steps": steps, "batch_size": batch, "dataset": data_name, "runs": runs}
+
+
+def claims(numbers) -> dict:
+    p = {n: r["params"] for n, r in numbers["runs"].items()}
+    acc = {n: r["accuracy"] for n, r in numbers["runs"].items()}
+    return {
         "GoogLeNet and ResNet (global average pooling) have fewer parameters than AlexNet and VGG":
-            max(p["googlenet-small"], p["resnet-small"]) < min(p["alexnet-small"], p["vgg-small"]),
+            bool(max(p["googlenet-small"], p["resnet-small"]) < min(p["alexnet-small"], p["vgg-small"])),
         "ResNet-small (18 layers) is at least as accurate as LeNet-5 and AlexNet-small":
-            acc["resnet-small"] >= max(acc["lenet5"], acc["alexnet-small"]),
+            bool(acc["resnet-small"] >= max(acc["lenet5"], acc["alexnet-small"])),
     }
-    claims = {k: bool(v) for k, v in claims.items()}
-    supported = all(claims.values())
-    verdict = (f"{steps} Adam steps of {batch} on {data_name}: "
-               + "; ".join(f"{LABELS[n]} {p[n]:,} params, {runs[n]['macs'] / 1e6:.1f}M MACs, "
-                           f"{runs[n]['epoch_time']:.0f} s/epoch, {acc[n]:.2%}" for n in MODELS)
-               + ". Claims: " + "; ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in claims.items()))
 
-    def plot(fig):
-        ax1, ax2, ax3 = fig.subplots(1, 3)
-        for i, n in enumerate(MODELS):
-            r = runs[n]
-            ax1.scatter(r["params"], r["accuracy"], color=f"C{i}", label=LABELS[n])
-            ax2.scatter(r["macs"], r["epoch_time"], color=f"C{i}", label=LABELS[n])
-            k = max(1, len(r["losses"]) // 20)
-            ax3.plot(np.convolve(r["losses"], np.ones(k) / k, mode="valid"), color=f"C{i}", label=LABELS[n])
-        ax1.set_xscale("log")
-        ax1.set_xlabel("parameters")
-        ax1.set_ylabel("test accuracy")
-        ax1.legend(fontsize=8)
-        ax2.set_xscale("log")
-        ax2.set_xlabel("MACs per image")
-        ax2.set_ylabel("seconds per 60,000-image epoch")
-        ax3.set_xlabel("step")
-        ax3.set_ylabel("training loss (moving average)")
-        ax3.set_title("equal budget")
 
-    return Result(claim=CLAIM, supported=supported, verdict=verdict, table=rows,
-                  data={"claims": claims, "steps": steps, "batch_size": batch, "dataset": data_name, "runs": runs},
-                  plot=plot)
+def verdict(numbers):
+    runs, found = numbers["runs"], claims(numbers)
+    text = (f"{numbers['steps']} Adam steps of {numbers['batch_size']} on {numbers['dataset']}: "
+            + "; ".join(f"{LABELS[n]} {r['params']:,} params, {r['macs'] / 1e6:.1f}M MACs, "
+                        f"{r['epoch_time']:.0f} s/epoch, {r['accuracy']:.2%}" for n, r in runs.items())
+            + ". " + format_claims(found))
+    return all(found.values()), text
+
+
+def plot(fig, data):
+    ax1, ax2, ax3 = fig.subplots(1, 3)
+    for i, (n, r) in enumerate(data["runs"].items()):
+        ax1.scatter(r["params"], r["accuracy"], color=f"C{i}", label=LABELS[n])
+        ax2.scatter(r["macs"], r["epoch_time"], color=f"C{i}", label=LABELS[n])
+        ax3.plot(moving_average(r["losses"], 20), color=f"C{i}", label=LABELS[n])
+    ax1.set_xscale("log")
+    ax1.set_xlabel("parameters")
+    ax1.set_ylabel("test accuracy")
+    ax1.legend(fontsize=8)
+    ax2.set_xscale("log")
+    ax2.set_xlabel("MACs per image")
+    ax2.set_ylabel("seconds per 60,000-image epoch")
+    ax3.set_xlabel("step")
+    ax3.set_ylabel("training loss (moving average)")
+    ax3.set_title("equal budget")

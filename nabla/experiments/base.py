@@ -1,16 +1,31 @@
 """The experiment framework: each experiment tests one claim of the course notes.
 
-An experiment is a function ``run(quick: bool) -> Result`` registered under a name.  ``run_experiment``
-runs it, writes ``<name>.json`` (its numbers) and ``<name>.png`` (its plot, when matplotlib is
-installed) to the output folder, and prints a short table and whether the measurement supports the
-claim.  ``quick=True`` is a small configuration for CI and for a first look.
+An experiment is one module with four parts, each readable alone:
+
+* the claim: the module docstring (what the notes say, what is measured, when it counts as supported)
+  and ``CLAIM``, the claim in one sentence;
+* ``run(quick=False, download=True, echo=print) -> dict``: computes the numbers.  The dict's ``"table"``
+  (a list of row dicts) is printed as the table; everything else is kept as the data.  ``quick`` is a
+  small configuration for CI and a first look; ``download`` lets a missing data set be fetched (as
+  ``nabla train`` does); ``echo`` receives a progress line per trained configuration;
+* ``verdict(numbers) -> (supported, text)``: from the numbers alone, does the measurement support the
+  claim, and one paragraph saying what was measured and what it says.  A module with several claims
+  defines ``claims(numbers) -> {claim: bool}`` too; they are written into the data as ``"claims"``;
+* ``plot(fig, data)``: draws the figure from the data.
+
+``register_experiment(name, summary)`` decorates the module's ``run`` and registers the module.
+``run_experiment`` runs one, writes ``<name>.json`` (its numbers) and ``<name>.png`` (its plot, when
+matplotlib is installed) to the output folder, and prints the table and the verdict.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Callable
 
 import numpy as np
@@ -20,7 +35,7 @@ import numpy as np
 class Result:
     claim: str                       # the notes' claim, quoted or paraphrased
     supported: bool                  # does the measurement support it?
-    verdict: str                     # one sentence: what was measured and what it says
+    verdict: str                     # one paragraph: what was measured and what it says
     table: list = field(default_factory=list)    # rows (dicts) printed as a table
     data: dict = field(default_factory=dict)     # everything else worth keeping (curves...)
     plot: Callable | None = None     # plot(fig) draws the figure from data
@@ -29,16 +44,33 @@ class Result:
 @dataclass
 class ExperimentEntry:
     name: str
-    run: Callable
+    module: ModuleType
     summary: str
+
+    @property
+    def run(self) -> Callable:
+        return self.module.run
+
+    @property
+    def verdict(self) -> Callable:
+        return self.module.verdict
+
+    @property
+    def plot(self) -> Callable:
+        return self.module.plot
+
+    @property
+    def claim(self) -> str:
+        return self.module.CLAIM
 
 
 _EXPERIMENTS: dict[str, ExperimentEntry] = {}
 
 
 def register_experiment(name: str, summary: str):
+    """Decorator for an experiment module's ``run``: registers the module under ``name``."""
     def wrap(run):
-        _EXPERIMENTS[name] = ExperimentEntry(name, run, summary)
+        _EXPERIMENTS[name] = ExperimentEntry(name, sys.modules[run.__module__], summary)
         return run
     return wrap
 
@@ -82,32 +114,54 @@ def format_table(rows: list) -> str:
     return "\n".join([line(keys), line(["-" * w for w in widths])] + [line(c) for c in cells])
 
 
-def run_experiment(name: str, out_dir: str = "runs/experiments", quick: bool = False, echo=print) -> Result:
-    entry = get_experiment(name)
-    result = entry.run(quick=quick)
-    os.makedirs(out_dir, exist_ok=True)
-    record = {"experiment": name, "quick": quick, "claim": result.claim, "supported": result.supported,
-              "verdict": result.verdict, "table": result.table, "data": result.data}
-    json_path = os.path.join(out_dir, f"{name}.json")
-    with open(json_path + ".tmp", "w") as f:
+def evaluate_numbers(entry: ExperimentEntry, numbers: dict, quick: bool = False) -> Result:
+    """The Result of an experiment's numbers: its claims, verdict and table (no running, no files)."""
+    data = {k: v for k, v in numbers.items() if k != "table"}
+    module = entry.module
+    if hasattr(module, "claims"):
+        data["claims"] = {k: bool(v) for k, v in module.claims(numbers).items()}
+    supported, text = module.verdict(numbers)
+    return Result(claim=entry.claim, supported=bool(supported), verdict=text, table=list(numbers.get("table", [])),
+                  data=data, plot=functools.partial(module.plot, data=data))
+
+
+def _write_json(path: str, record: dict) -> None:
+    with open(path + ".tmp", "w") as f:
         json.dump(_jsonable(record), f, indent=1)
-    os.replace(json_path + ".tmp", json_path)
-    png_path = None
-    if result.plot is not None:
-        try:
-            import matplotlib
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
-            echo("(no plot: matplotlib is not installed; pip install 'nabla[plot]' or pip install matplotlib)")
-        else:
-            fig = plt.figure(figsize=(11, 4.2))
-            result.plot(fig)
-            fig.tight_layout()
-            png_path = os.path.join(out_dir, f"{name}.png")
-            fig.savefig(png_path, dpi=110)
-            plt.close(fig)
+    os.replace(path + ".tmp", path)
+
+
+def _write_plot(path: str, plot: Callable, echo) -> str | None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        echo("(no plot: matplotlib is not installed; pip install 'nabla[plot]' or pip install matplotlib)")
+        return None
+    fig = plt.figure(figsize=(11, 4.2))
+    plot(fig)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def run_experiment(name: str, out_dir: str = "runs/experiments", quick: bool = False, echo=print,
+                   download: bool = True) -> Result:
+    """Run experiment ``name``: write ``<out_dir>/<name>.json`` and ``.png``, print the table and the verdict.
+
+    ``download=True`` fetches a missing data set (as ``nabla train`` does); ``echo`` receives the
+    experiment's progress lines and the report."""
+    entry = get_experiment(name)
     echo(f"== {name}: {entry.summary}")
+    numbers = entry.run(quick=quick, download=download, echo=echo)
+    result = evaluate_numbers(entry, numbers, quick)
+    os.makedirs(out_dir, exist_ok=True)
+    json_path = os.path.join(out_dir, f"{name}.json")
+    _write_json(json_path, {"experiment": name, "quick": quick, "claim": result.claim, "supported": result.supported,
+                            "verdict": result.verdict, "table": result.table, "data": result.data})
+    png_path = _write_plot(os.path.join(out_dir, f"{name}.png"), result.plot, echo)
     echo(f"claim: {result.claim}")
     if result.table:
         echo(format_table(result.table))

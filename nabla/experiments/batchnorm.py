@@ -39,8 +39,9 @@ import numpy as np
 
 import nabla as nb
 from .. import nn
-from .base import Result, register_experiment
-from .small_kernels import evaluate, fit_steps, load_images, tail_mean
+from .base import register_experiment
+from .common import (evaluate, format_claims, load_images, make_optimizer, moving_average, say, tail_mean,
+                     train_classifier)
 
 CLAIM = ("batch normalisation speeds up convergence and allows higher learning rates, but works less well with "
          "small batches")
@@ -75,99 +76,128 @@ def _pair(width):
 THRESHOLD = 0.5 * math.log(10)   # "trains": final loss below half the loss of a uniform guess
 
 
+def _lr_runs(width, lrs, steps, batch, train, echo) -> dict:
+    """Plain SGD (no momentum) at each learning rate, both variants from the same start."""
+    out = {"plain": {}, "bn": {}}
+    for lr in lrs:
+        for kind, model in _pair(width).items():
+            fit = train_classifier(model, train, steps, batch_size=batch,
+                                   optimizer=make_optimizer(model, "sgd", lr, momentum=0.0), seed=0)
+            final = tail_mean(fit["losses"])
+            say(echo, "batchnorm", f"{kind} lr {lr:g}", len(fit["losses"]), final, fit["time"],
+                " (diverged)" if fit["diverged"] else "")
+            out[kind][lr] = {"losses": fit["losses"], "final_loss": final, "diverged": fit["diverged"],
+                             "trains": bool(final < THRESHOLD)}
+    return out
+
+
+def _batch_runs(width, batch_sizes, seen, train, test, echo) -> dict:
+    """SGD (momentum 0.9, lr 0.01) with the same number of images seen at each batch size."""
+    out = {"plain": {}, "bn": {}}
+    for bs in batch_sizes:
+        for kind, model in _pair(width).items():
+            fit = train_classifier(model, train, seen // bs, batch_size=bs,
+                                   optimizer=make_optimizer(model, "sgd", 0.01, momentum=0.9), seed=0)
+            ev = evaluate(model, test)
+            say(echo, "batchnorm", f"{kind} batch {bs}", len(fit["losses"]), tail_mean(fit["losses"]), fit["time"],
+                f", test accuracy {ev['accuracy']:.2%}")
+            out[kind][bs] = {"final_loss": tail_mean(fit["losses"]), "time": fit["time"], **ev}
+    return out
+
+
 @register_experiment("batchnorm", "the same CNN with and without batch norm: learning rates, convergence, "
                      "small batches")
-def run(quick: bool = False) -> Result:
-    train, test = load_images("mnist-5k")
+def run(quick: bool = False, download: bool = True, echo=print) -> dict:
+    train, test = load_images("mnist-5k", download=download)
     if quick:
         width, lrs, steps, batch = 4, (0.05, 1.0), 8, 32
         batch_sizes, seen = (2, 32), 128
-        test = load_images("mnist-5k", n_test=300)[1]
+        test = load_images("mnist-5k", n_test=300, download=download)[1]
     else:
         width, lrs, steps, batch = 16, (0.01, 0.03, 0.1, 0.3, 1.0, 3.0), 150, 64
         batch_sizes, seen = (2, 8, 32, 128), 4000
-    lr_runs = {"plain": {}, "bn": {}}
-    for lr in lrs:
-        models = _pair(width)
-        for kind, model in models.items():
-            fit = fit_steps(model, train, steps, batch_size=batch, lr=lr, optimizer="sgd", momentum=0.0, seed=0)
-            final = tail_mean(fit["losses"])
-            lr_runs[kind][lr] = {"losses": fit["losses"], "final_loss": final, "diverged": fit["diverged"],
-                                 "trains": bool(final < THRESHOLD)}
-    batch_runs = {"plain": {}, "bn": {}}
-    for bs in batch_sizes:
-        models = _pair(width)
-        for kind, model in models.items():
-            fit = fit_steps(model, train, seen // bs, batch_size=bs, lr=0.01, optimizer="sgd", momentum=0.9, seed=0)
-            ev = evaluate(model, test)
-            batch_runs[kind][bs] = {"final_loss": tail_mean(fit["losses"]), "time": fit["time"], **ev}
-
-    def max_lr(kind):
-        ok = [lr for lr in lrs if lr_runs[kind][lr]["trains"]]
-        return max(ok) if ok else 0.0
-    # the learning rate where the two differ first (else the largest): the early loss peaks there
-    split = [lr for lr in lrs if lr_runs["plain"][lr]["trains"] != lr_runs["bn"][lr]["trains"]]
-    lr_peak = split[0] if split else lrs[-1]
-
-    def peak(kind, lr=lr_peak):
-        early = lr_runs[kind][lr]["losses"][:5]
-        return float(np.nanmax(np.where(np.isfinite(early), early, np.inf)))
-    both = [lr for lr in lrs if lr_runs["plain"][lr]["trains"] and lr_runs["bn"][lr]["trains"]]
-    faster = [lr for lr in both if lr_runs["bn"][lr]["final_loss"] < lr_runs["plain"][lr]["final_loss"]]
-    advantage = {bs: batch_runs["bn"][bs]["accuracy"] - batch_runs["plain"][bs]["accuracy"] for bs in batch_sizes}
-    small, large = min(batch_sizes), max(batch_sizes)
-    claims = {
-        "BN trains at a higher learning rate": max_lr("bn") > max_lr("plain"),
-        "BN converges faster (lower loss at most shared learning rates)": len(both) > 0 and 2 * len(faster) > len(both),
-        "BN's advantage shrinks at the smallest batch": advantage[small] < advantage[large],
-    }
-    claims = {k: bool(v) for k, v in claims.items()}
-    supported = all(claims.values())
+    lr_runs = _lr_runs(width, lrs, steps, batch, train, echo)
+    batch_runs = _batch_runs(width, batch_sizes, seen, train, test, echo)
+    numbers = {"width": width, "lrs": list(lrs), "steps": steps, "batch_size": batch, "batch_sizes": list(batch_sizes),
+               "images_seen": seen, "lr_runs": lr_runs, "batch_runs": batch_runs}
+    s = summarise(numbers)
+    numbers.update(advantage=s["advantage"], lr_peak=s["lr_peak"], max_lr=s["max_lr"])
     rows = [{"part": "lr", "lr / batch": lr, "plain final loss": lr_runs["plain"][lr]["final_loss"],
              "BN final loss": lr_runs["bn"][lr]["final_loss"],
              "plain trains": lr_runs["plain"][lr]["trains"], "BN trains": lr_runs["bn"][lr]["trains"]}
             for lr in lrs]
     rows += [{"part": "batch", "lr / batch": bs, "plain final loss": batch_runs["plain"][bs]["final_loss"],
               "BN final loss": batch_runs["bn"][bs]["final_loss"], "plain test acc": batch_runs["plain"][bs]["accuracy"],
-              "BN test acc": batch_runs["bn"][bs]["accuracy"], "BN advantage": advantage[bs]}
+              "BN test acc": batch_runs["bn"][bs]["accuracy"], "BN advantage": s["advantage"][bs]}
              for bs in batch_sizes]
-    verdict = (f"largest learning rate that trains (SGD, {steps} steps of {batch}): plain {max_lr('plain'):g}, BN "
-               f"{max_lr('bn'):g}; BN's training loss is lower at {len(faster)} of the {len(both)} learning rates where "
-               f"both train; with {seen:,} images seen, BN's test-accuracy advantage is "
-               + ", ".join(f"{advantage[bs]:+.2%} at batch {bs}" for bs in batch_sizes)
-               + f". Highest loss in the first 5 steps at lr {lr_peak:g}: plain {peak('plain'):.3g}, BN {peak('bn'):.3g} "
-               "(with BN, unit-scale features feed the unnormalised linear classifier)"
-               + ". Claims: " + "; ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in claims.items()))
+    return {"table": rows, **numbers}
 
-    def plot(fig):
-        ax1, ax2, ax3 = fig.subplots(1, 3)
-        for i, lr in enumerate(lrs):
-            for kind, style in (("plain", "--"), ("bn", "-")):
-                r = lr_runs[kind][lr]["losses"]
-                r = np.where(np.isfinite(r), r, np.nan)
-                k = max(1, len(r) // 20)
-                ax1.plot(np.convolve(r, np.ones(k) / k, mode="valid"), style, color=f"C{i}",
-                         label=f"lr {lr:g}" if kind == "bn" else None)
-        ax1.set_ylim(0, 3)
-        ax1.set_xlabel("step")
-        ax1.set_ylabel("training loss (moving average)")
-        ax1.set_title("SGD: dashed plain, solid BN")
-        ax1.legend(fontsize=8)
-        ax2.semilogx(lrs, [min(lr_runs["plain"][lr]["final_loss"], 5) for lr in lrs], "o--", label="plain")
-        ax2.semilogx(lrs, [min(lr_runs["bn"][lr]["final_loss"], 5) for lr in lrs], "o-", label="BN")
-        ax2.axhline(THRESHOLD, color="grey", lw=0.8)
-        ax2.set_xlabel("learning rate")
-        ax2.set_ylabel("final training loss (capped at 5)")
-        ax2.legend(fontsize=8)
-        ax3.semilogx(batch_sizes, [batch_runs["plain"][b]["accuracy"] for b in batch_sizes], "o--", label="plain")
-        ax3.semilogx(batch_sizes, [batch_runs["bn"][b]["accuracy"] for b in batch_sizes], "o-", label="BN")
-        ax3.set_xlabel("batch size")
-        ax3.set_ylabel("test accuracy (eval mode)")
-        ax3.set_title(f"{seen:,} images seen at each batch size")
-        ax3.legend(fontsize=8)
 
-    return Result(claim=CLAIM, supported=supported, verdict=verdict, table=rows,
-                  data={"claims": claims, "width": width, "lrs": list(lrs), "steps": steps, "batch_size": batch,
-                        "batch_sizes": list(batch_sizes), "images_seen": seen, "lr_runs": lr_runs,
-                        "batch_runs": batch_runs, "advantage": advantage, "lr_peak": lr_peak, "max_lr": {k: max_lr(k) for k in lr_runs}},
-                  plot=plot)
+def summarise(numbers) -> dict:
+    """The derived numbers: largest learning rate that trains, shared learning rates where BN is faster,
+    BN's accuracy advantage per batch size, and the early loss peak where the variants part."""
+    lrs, lr_runs, batch_runs = numbers["lrs"], numbers["lr_runs"], numbers["batch_runs"]
+    max_lr = {k: max([lr for lr in lrs if lr_runs[k][lr]["trains"]], default=0.0) for k in ("plain", "bn")}
+    # the learning rate where the two differ first (else the largest): the early loss peaks there
+    split = [lr for lr in lrs if lr_runs["plain"][lr]["trains"] != lr_runs["bn"][lr]["trains"]]
+    lr_peak = split[0] if split else lrs[-1]
+    peak = {}
+    for kind in ("plain", "bn"):
+        early = np.asarray(lr_runs[kind][lr_peak]["losses"][:5], dtype=np.float64)
+        peak[kind] = float(np.nanmax(np.where(np.isfinite(early), early, np.inf)))
+    both = [lr for lr in lrs if lr_runs["plain"][lr]["trains"] and lr_runs["bn"][lr]["trains"]]
+    faster = [lr for lr in both if lr_runs["bn"][lr]["final_loss"] < lr_runs["plain"][lr]["final_loss"]]
+    advantage = {bs: batch_runs["bn"][bs]["accuracy"] - batch_runs["plain"][bs]["accuracy"]
+                 for bs in numbers["batch_sizes"]}
+    return {"max_lr": max_lr, "lr_peak": lr_peak, "peak": peak, "both": both, "faster": faster, "advantage": advantage}
+
+
+def claims(numbers) -> dict:
+    s = summarise(numbers)
+    small, large = min(numbers["batch_sizes"]), max(numbers["batch_sizes"])
+    return {
+        "BN trains at a higher learning rate": bool(s["max_lr"]["bn"] > s["max_lr"]["plain"]),
+        "BN converges faster (lower loss at most shared learning rates)":
+            bool(len(s["both"]) > 0 and 2 * len(s["faster"]) > len(s["both"])),
+        "BN's advantage shrinks at the smallest batch": bool(s["advantage"][small] < s["advantage"][large]),
+    }
+
+
+def verdict(numbers):
+    s, found = summarise(numbers), claims(numbers)
+    text = (f"largest learning rate that trains (SGD, {numbers['steps']} steps of {numbers['batch_size']}): plain "
+            f"{s['max_lr']['plain']:g}, BN {s['max_lr']['bn']:g}; BN's training loss is lower at {len(s['faster'])} of "
+            f"the {len(s['both'])} learning rates where both train; with {numbers['images_seen']:,} images seen, BN's "
+            "test-accuracy advantage is "
+            + ", ".join(f"{s['advantage'][bs]:+.2%} at batch {bs}" for bs in numbers["batch_sizes"])
+            + f". Highest loss in the first 5 steps at lr {s['lr_peak']:g}: plain {s['peak']['plain']:.3g}, BN "
+            f"{s['peak']['bn']:.3g} (with BN, unit-scale features feed the unnormalised linear classifier). "
+            + format_claims(found))
+    return all(found.values()), text
+
+
+def plot(fig, data):
+    lrs, lr_runs, batch_runs, batch_sizes = data["lrs"], data["lr_runs"], data["batch_runs"], data["batch_sizes"]
+    ax1, ax2, ax3 = fig.subplots(1, 3)
+    for i, lr in enumerate(lrs):
+        for kind, style in (("plain", "--"), ("bn", "-")):
+            r = np.asarray(lr_runs[kind][lr]["losses"], dtype=np.float64)
+            ax1.plot(moving_average(np.where(np.isfinite(r), r, np.nan), 20), style, color=f"C{i}",
+                     label=f"lr {lr:g}" if kind == "bn" else None)
+    ax1.set_ylim(0, 3)
+    ax1.set_xlabel("step")
+    ax1.set_ylabel("training loss (moving average)")
+    ax1.set_title("SGD: dashed plain, solid BN")
+    ax1.legend(fontsize=8)
+    ax2.semilogx(lrs, [min(lr_runs["plain"][lr]["final_loss"], 5) for lr in lrs], "o--", label="plain")
+    ax2.semilogx(lrs, [min(lr_runs["bn"][lr]["final_loss"], 5) for lr in lrs], "o-", label="BN")
+    ax2.axhline(THRESHOLD, color="grey", lw=0.8)
+    ax2.set_xlabel("learning rate")
+    ax2.set_ylabel("final training loss (capped at 5)")
+    ax2.legend(fontsize=8)
+    ax3.semilogx(batch_sizes, [batch_runs["plain"][b]["accuracy"] for b in batch_sizes], "o--", label="plain")
+    ax3.semilogx(batch_sizes, [batch_runs["bn"][b]["accuracy"] for b in batch_sizes], "o-", label="BN")
+    ax3.set_xlabel("batch size")
+    ax3.set_ylabel("test accuracy (eval mode)")
+    ax3.set_title(f"{data['images_seen']:,} images seen at each batch size")
+    ax3.legend(fontsize=8)

@@ -29,9 +29,10 @@ from __future__ import annotations
 import numpy as np
 
 import nabla as nb
+from .. import optim
 from ..models import lenet5
-from .base import Result, register_experiment
-from .small_kernels import evaluate, fit_steps, load_images
+from .base import register_experiment
+from .common import evaluate, format_claims, load_images, say, tail_mean, train_classifier
 
 CLAIM = ("convolution layers extract image features: the trained first-layer filters are local, smooth "
          "stroke and edge detectors, and their activation maps follow the image's edges")
@@ -58,7 +59,7 @@ def sobel_magnitude(images: np.ndarray) -> np.ndarray:
 def edge_response(model, x: np.ndarray) -> float:
     """Mean over images and first-layer filters of |corr(pre-activation map, Sobel edges of the image)|."""
     with nb.no_grad():
-        maps = model.features.c1(nb.tensor(x)).data.astype(np.float64)          # (N, F, H, W)
+        maps = model.features.c1(nb.from_numpy(x)).data.astype(np.float64)          # (N, F, H, W)
     edges = sobel_magnitude(x[:, 0].astype(np.float64))[:, None]                 # (N, 1, H, W)
     m = maps - maps.mean(axis=(2, 3), keepdims=True)
     e = edges - edges.mean(axis=(2, 3), keepdims=True)
@@ -68,7 +69,7 @@ def edge_response(model, x: np.ndarray) -> float:
 
 def activation_maps(model, image: np.ndarray) -> dict:
     """Every stage's output for one image (1, 1, H, W), by name (c1, act1, s2, c3, act3, s4)."""
-    out, h = {}, nb.tensor(image)
+    out, h = {}, nb.from_numpy(image)
     model.eval()
     with nb.no_grad():
         for name, layer in model.features.named_children():
@@ -78,69 +79,84 @@ def activation_maps(model, image: np.ndarray) -> dict:
     return out
 
 
+def _shown_image(test) -> np.ndarray:
+    """The first test image of the probe as raw [0, 1] pixels (for display; ``test`` may be a Subset)."""
+    raw = test.dataset if hasattr(test, "dataset") else test
+    index = int(test.indices[0]) if hasattr(test, "indices") else 0
+    return raw.data.data[index].astype(np.float64) / raw.max_value
+
+
 @register_experiment("feature-maps", "a trained LeNet-5's first-layer filters and one image's activation maps")
-def run(quick: bool = False) -> Result:
+def run(quick: bool = False, download: bool = True, echo=print) -> dict:
     if quick:
-        train, test = load_images("mnist-5k", n_test=200)
+        train, test = load_images("mnist-5k", n_test=200, download=download)
         steps, batch, data_name = 10, 32, "MNIST-5k"
     else:
-        train, test = load_images("mnist", n_test=2000)
+        train, test = load_images("mnist", n_test=2000, download=download)
         steps, batch, data_name = 400, 64, "MNIST (2,000 test images)"
     probe_x, probe_y = test.get_batch(np.arange(min(200, len(test))))
-    # the image shown: the first test image of the probe (a raw [0, 1] copy for display)
-    raw = test.dataset if hasattr(test, "dataset") else test
-    shown_index = int(test.indices[0]) if hasattr(test, "indices") else 0
-    shown_raw = raw.data.data[shown_index].astype(np.float64) / raw.max_value
     nb.manual_seed(0)
     model = lenet5()
     w_init = model.features.c1.weight.data.copy()
     smooth_init, edge_init = neighbour_correlation(w_init), edge_response(model, probe_x)
-    fit = fit_steps(model, train, steps, batch_size=batch, lr=2e-3, seed=0)
+    fit = train_classifier(model, train, steps, batch_size=batch, optimizer=optim.Adam(model.parameters(), lr=2e-3),
+                           seed=0)
     ev = evaluate(model, test)
+    say(echo, "feature-maps", "LeNet-5", len(fit["losses"]), tail_mean(fit["losses"]), fit["time"],
+        f", test accuracy {ev['accuracy']:.2%}")
     w_trained = model.features.c1.weight.data.copy()
     smooth_trained, edge_trained = neighbour_correlation(w_trained), edge_response(model, probe_x)
     maps = activation_maps(model, probe_x[:1])
-    claims = {"trained filters are smoother (neighbour correlation up by >= 0.1)": smooth_trained >= smooth_init + 0.1,
-              "trained first-layer maps follow the image's edges more closely (by >= 5%)": edge_trained >= 1.05 * edge_init}
-    claims = {k: bool(v) for k, v in claims.items()}
-    supported = all(claims.values())
     rows = [{"filters": "initial", "neighbour correlation": smooth_init, "|corr(map, edges)|": edge_init},
             {"filters": "trained", "neighbour correlation": smooth_trained, "|corr(map, edges)|": edge_trained,
              "test acc": ev["accuracy"]}]
-    verdict = (f"LeNet-5 after {steps} Adam steps of {batch} on {data_name} (test accuracy {ev['accuracy']:.2%}): "
-               f"neighbouring filter weights correlate {smooth_init:+.2f} at initialisation and {smooth_trained:+.2f} "
-               f"after training; first-layer maps correlate with the Sobel edge map at |r| = {edge_init:.2f} "
-               f"before and {edge_trained:.2f} after. Claims: "
-               + "; ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in claims.items()))
+    return {"table": rows, "steps": steps, "batch_size": batch, "dataset": data_name, "accuracy": ev["accuracy"],
+            "losses": fit["losses"], "filters_init": w_init, "filters_trained": w_trained,
+            "maps": {k: v for k, v in maps.items() if k in ("act1", "act3")},
+            "smoothness": {"init": smooth_init, "trained": smooth_trained},
+            "edge_response": {"init": edge_init, "trained": edge_trained},
+            "shown_image": _shown_image(test), "shown_label": int(probe_y[0])}
 
-    def plot(fig):
-        fig.set_size_inches(11, 9)
-        rows_, cols = 6, 8
 
-        def show(r, c, img, title=None, cmap="gray", sym=False):
-            ax = fig.add_subplot(rows_, cols, r * cols + c + 1)
-            if sym:
-                v = float(np.abs(img).max()) or 1.0
-                ax.imshow(img, cmap="bwr", vmin=-v, vmax=v)
-            else:
-                ax.imshow(img, cmap=cmap)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if title:
-                ax.set_title(title, fontsize=7)
-        show(0, 0, shown_raw, f"test image (label {int(probe_y[0])})")
-        show(0, 1, sobel_magnitude(shown_raw[None])[0], "Sobel edges")
-        for i in range(w_init.shape[0]):
-            show(1, i, w_init[i, 0], "c1 filter, init" if i == 0 else None, sym=True)
-            show(2, i, w_trained[i, 0], "c1 filter, trained" if i == 0 else None, sym=True)
-            show(3, i, maps["act1"][i], "c1 map (ReLU)" if i == 0 else None, cmap="viridis")
-        for i in range(maps["act3"].shape[0]):
-            show(4 + i // cols, i % cols, maps["act3"][i], "c3 map (ReLU)" if i == 0 else None, cmap="viridis")
+def claims(numbers) -> dict:
+    sm, edge = numbers["smoothness"], numbers["edge_response"]
+    return {"trained filters are smoother (neighbour correlation up by >= 0.1)": bool(sm["trained"] >= sm["init"] + 0.1),
+            "trained first-layer maps follow the image's edges more closely (by >= 5%)":
+                bool(edge["trained"] >= 1.05 * edge["init"])}
 
-    return Result(claim=CLAIM, supported=supported, verdict=verdict, table=rows,
-                  data={"claims": claims, "steps": steps, "batch_size": batch, "dataset": data_name,
-                        "accuracy": ev["accuracy"], "losses": fit["losses"], "filters_init": w_init,
-                        "filters_trained": w_trained, "maps": {k: v for k, v in maps.items() if k in ("act1", "act3")},
-                        "smoothness": {"init": smooth_init, "trained": smooth_trained},
-                        "edge_response": {"init": edge_init, "trained": edge_trained}},
-                  plot=plot)
+
+def verdict(numbers):
+    sm, edge, found = numbers["smoothness"], numbers["edge_response"], claims(numbers)
+    text = (f"LeNet-5 after {numbers['steps']} Adam steps of {numbers['batch_size']} on {numbers['dataset']} (test "
+            f"accuracy {numbers['accuracy']:.2%}): neighbouring filter weights correlate {sm['init']:+.2f} at "
+            f"initialisation and {sm['trained']:+.2f} after training; first-layer maps correlate with the Sobel edge "
+            f"map at |r| = {edge['init']:.2f} before and {edge['trained']:.2f} after. " + format_claims(found))
+    return all(found.values()), text
+
+
+def _show(fig, grid, r, c, img, title=None, cmap="gray", sym=False):
+    rows, cols = grid
+    ax = fig.add_subplot(rows, cols, r * cols + c + 1)
+    if sym:
+        v = float(np.abs(img).max()) or 1.0
+        ax.imshow(img, cmap="bwr", vmin=-v, vmax=v)
+    else:
+        ax.imshow(img, cmap=cmap)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=7)
+
+
+def plot(fig, data):
+    fig.set_size_inches(11, 9)
+    grid, cols = (6, 8), 8
+    w_init, w_trained, maps, shown = data["filters_init"], data["filters_trained"], data["maps"], data["shown_image"]
+    _show(fig, grid, 0, 0, shown, f"test image (label {data['shown_label']})")
+    _show(fig, grid, 0, 1, sobel_magnitude(shown[None])[0], "Sobel edges")
+    for i in range(w_init.shape[0]):
+        _show(fig, grid, 1, i, w_init[i, 0], "c1 filter, init" if i == 0 else None, sym=True)
+        _show(fig, grid, 2, i, w_trained[i, 0], "c1 filter, trained" if i == 0 else None, sym=True)
+        _show(fig, grid, 3, i, maps["act1"][i], "c1 map (ReLU)" if i == 0 else None, cmap="viridis")
+    for i in range(maps["act3"].shape[0]):
+        _show(fig, grid, 4 + i // cols, i % cols, maps["act3"][i], "c3 map (ReLU)" if i == 0 else None, cmap="viridis")

@@ -21,12 +21,15 @@ Measured, for RNN (tanh), LSTM and GRU of the same hidden size, at every lag:
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 import nabla as nb
 from .. import nn, optim
-from ..autograd.tensor import Tensor
-from .base import Result, register_experiment
+from ..train import RegressionStep, Trainer
+from .base import register_experiment
+from .common import format_claims, say, tail_mean
 
 CLAIM = ("a vanilla RNN struggles to learn long-range dependencies (its gradient vanishes over the lag); LSTM "
          "and GRU learn them")
@@ -47,6 +50,22 @@ def adding_batch(rng, batch: int, T: int):
     x = np.stack([values, marks], axis=2).astype(np.float32)
     y = (values[np.arange(batch), first] + values[np.arange(batch), second]).astype(np.float32)[:, None]
     return x, y
+
+
+class AddingBatches:
+    """``steps`` fresh training batches of the adding problem, drawn from a generator seeded with ``seed`` (the
+    same batches for every model)."""
+
+    def __init__(self, seed: int, batch: int, T: int, steps: int):
+        self.seed, self.batch, self.T, self.steps = seed, batch, T, steps
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self):
+        rng = np.random.default_rng(self.seed)
+        for _ in range(self.steps):
+            yield tuple(nb.from_numpy(a) for a in adding_batch(rng, self.batch, self.T))
 
 
 class Regressor(nn.Module):
@@ -82,84 +101,96 @@ def _ratio(g):
     return float(g[0] / max(g[-1], 1e-30))
 
 
+def _train_one(cell, T, hidden, steps, batch, lr, test, echo) -> dict:
+    """One cell at one lag: input gradients at initialisation, Adam with clipping, test MSE, trained gradients."""
+    x_test, y_test = test
+    x_probe, y_probe = x_test[:128], y_test[:128]
+    nb.manual_seed(0)
+    model = Regressor(cell, hidden)
+    g_init = input_gradient_norms(model, x_probe, y_probe)
+    trainer = Trainer(RegressionStep(model, optim.Adam(model.parameters(), lr=lr)), clip_grad_norm=1.0,
+                      progress=False)
+    t0 = time.perf_counter()
+    trainer.fit(AddingBatches(T, batch, T, steps), epochs=1)
+    losses = np.array(trainer.step_history["loss"])
+    mse, acc = _evaluate(model, x_test, y_test)
+    say(echo, "long-term-dependency", f"{cell} lag {T}", len(losses), tail_mean(losses), time.perf_counter() - t0,
+        f", test MSE {mse:.4f}")
+    return {"mse": mse, "accuracy": acc, "grad_init": g_init, "grad_trained": input_gradient_norms(model, x_probe, y_probe),
+            "losses": losses}
+
+
 @register_experiment("long-term-dependency", "adding problem at growing lags: RNN vs LSTM vs GRU, accuracy and "
                      "the gradient reaching early steps")
-def run(quick: bool = False) -> Result:
+def run(quick: bool = False, download: bool = True, echo=print) -> dict:
     if quick:
         lags, hidden, steps, batch, lr = [5, 15], 16, 80, 32, 1e-2
     else:
         lags, hidden, steps, batch, lr = [10, 25, 50, 100], 64, 1200, 64, 3e-3
     test_rng = np.random.default_rng(1234)
-    out = {}
-    rows = []
+    out, rows = {}, []
     for T in lags:
-        x_test, y_test = adding_batch(test_rng, 512, T)
-        x_probe, y_probe = x_test[:128], y_test[:128]
+        test = adding_batch(test_rng, 512, T)
         for cell in CELLS:
-            nb.manual_seed(0)
-            model = Regressor(cell, hidden)
-            g_init = input_gradient_norms(model, x_probe, y_probe)
-            opt = optim.Adam(model.parameters(), lr=lr)
-            rng = np.random.default_rng(T)
-            losses = []
-            for _ in range(steps):
-                x, y = adding_batch(rng, batch, T)
-                opt.zero_grad()
-                loss = nn.functional.mse_loss(model(Tensor._make(x, None)), Tensor._make(y, None))
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
-                losses.append(float(loss.data))
-            mse, acc = _evaluate(model, x_test, y_test)
-            g_trained = input_gradient_norms(model, x_probe, y_probe)
-            out.setdefault(cell, {})[T] = {"mse": mse, "accuracy": acc, "grad_init": g_init,
-                                           "grad_trained": g_trained, "losses": np.array(losses)}
-            rows.append({"lag T": T, "model": cell, "test MSE": mse, "accuracy (|err| < 0.04)": acc,
-                         "learned (MSE < 0.1 x baseline)": bool(mse < 0.1 * BASELINE_MSE),
-                         "|dL/dx_1| / |dL/dx_T| init": _ratio(g_init),
-                         "|dL/dx_1| / |dL/dx_T| trained": _ratio(g_trained)})
+            r = out.setdefault(cell, {})[T] = _train_one(cell, T, hidden, steps, batch, lr, test, echo)
+            rows.append({"lag T": T, "model": cell, "test MSE": r["mse"], "accuracy (|err| < 0.04)": r["accuracy"],
+                         "learned (MSE < 0.1 x baseline)": bool(r["mse"] < 0.1 * BASELINE_MSE),
+                         "|dL/dx_1| / |dL/dx_T| init": _ratio(r["grad_init"]),
+                         "|dL/dx_1| / |dL/dx_T| trained": _ratio(r["grad_trained"])})
+    return {"table": rows, "lags": lags, "hidden": hidden, "steps": steps, "batch": batch, "lr": lr, "runs": out,
+            "baseline_mse": BASELINE_MSE}
+
+
+def _ratios_at_init(numbers) -> dict:
+    return {c: {T: _ratio(numbers["runs"][c][T]["grad_init"]) for T in numbers["lags"]} for c in CELLS}
+
+
+def claims(numbers) -> dict:
+    lags = numbers["lags"]
     longest = lags[-1]
-    mse_at = {c: out[c][longest]["mse"] for c in CELLS}
-    ratio_init = {c: {T: _ratio(out[c][T]["grad_init"]) for T in lags} for c in CELLS}
-    claims = {
+    mse_at = {c: numbers["runs"][c][longest]["mse"] for c in CELLS}
+    ratio_init = _ratios_at_init(numbers)
+    return {
         f"at the longest lag ({longest}) LSTM and GRU reach a lower MSE than the RNN":
-            mse_at["LSTM"] < mse_at["RNN"] and mse_at["GRU"] < mse_at["RNN"],
+            bool(mse_at["LSTM"] < mse_at["RNN"] and mse_at["GRU"] < mse_at["RNN"]),
         "the RNN's gradient at the first step shrinks as the lag grows (at initialisation)":
-            ratio_init["RNN"][longest] < ratio_init["RNN"][lags[0]],
+            bool(ratio_init["RNN"][longest] < ratio_init["RNN"][lags[0]]),
         "at the longest lag more gradient reaches the first step in the LSTM than in the RNN (at initialisation)":
-            ratio_init["LSTM"][longest] > ratio_init["RNN"][longest],
+            bool(ratio_init["LSTM"][longest] > ratio_init["RNN"][longest]),
     }
-    claims = {k: bool(v) for k, v in claims.items()}
-    supported = all(claims.values())
-    verdict = (f"adding problem, hidden {hidden}, {steps} Adam steps of {batch}: test MSE at lag {longest}: "
-               + ", ".join(f"{c} {mse_at[c]:.4f}" for c in CELLS) + f" (answering 1: {BASELINE_MSE:.3f}); "
-               "first/last-step input-gradient ratio at initialisation, shortest -> longest lag: "
-               + ", ".join(f"{c} {ratio_init[c][lags[0]]:.2g} -> {ratio_init[c][longest]:.2g}" for c in CELLS)
-               + ". Claims: " + "; ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in claims.items()))
 
-    def plot(fig):
-        ax1, ax2, ax3 = fig.subplots(1, 3)
-        for i, c in enumerate(CELLS):
-            ax1.plot(lags, [out[c][T]["mse"] for T in lags], "o-", color=f"C{i}", label=c)
-            ax2.plot(lags, [out[c][T]["accuracy"] for T in lags], "o-", color=f"C{i}", label=c)
-            g = out[c][longest]["grad_init"]
-            ax3.semilogy(np.arange(1, len(g) + 1), g, color=f"C{i}", label=f"{c} (init)")
-            g = out[c][longest]["grad_trained"]
-            ax3.semilogy(np.arange(1, len(g) + 1), g, "--", color=f"C{i}", label=f"{c} (trained)")
-        ax1.axhline(BASELINE_MSE, color="gray", ls=":", label="answer 1")
-        ax1.set_xlabel("lag T (sequence length)")
-        ax1.set_ylabel("test MSE")
-        ax1.set_title("adding problem: error vs lag")
-        ax1.legend(fontsize=8)
-        ax2.set_xlabel("lag T")
-        ax2.set_ylabel(f"accuracy (|error| < {TOLERANCE})")
-        ax2.set_title("accuracy vs lag")
-        ax3.set_xlabel("time step t")
-        ax3.set_ylabel("||dL/dx_t|| (batch mean)")
-        ax3.set_title(f"gradient reaching each step, T = {longest}")
-        ax3.legend(fontsize=7)
 
-    return Result(claim=CLAIM, supported=supported, verdict=verdict, table=rows,
-                  data={"claims": claims, "lags": lags, "hidden": hidden, "steps": steps, "batch": batch, "lr": lr,
-                        "runs": out, "baseline_mse": BASELINE_MSE},
-                  plot=plot)
+def verdict(numbers):
+    lags, found = numbers["lags"], claims(numbers)
+    longest, ratio_init = lags[-1], _ratios_at_init(numbers)
+    text = (f"adding problem, hidden {numbers['hidden']}, {numbers['steps']} Adam steps of {numbers['batch']}: test "
+            f"MSE at lag {longest}: " + ", ".join(f"{c} {numbers['runs'][c][longest]['mse']:.4f}" for c in CELLS)
+            + f" (answering 1: {BASELINE_MSE:.3f}); first/last-step input-gradient ratio at initialisation, shortest "
+            "-> longest lag: "
+            + ", ".join(f"{c} {ratio_init[c][lags[0]]:.2g} -> {ratio_init[c][longest]:.2g}" for c in CELLS)
+            + ". " + format_claims(found))
+    return all(found.values()), text
+
+
+def plot(fig, data):
+    lags, out = data["lags"], data["runs"]
+    longest = lags[-1]
+    ax1, ax2, ax3 = fig.subplots(1, 3)
+    for i, c in enumerate(CELLS):
+        ax1.plot(lags, [out[c][T]["mse"] for T in lags], "o-", color=f"C{i}", label=c)
+        ax2.plot(lags, [out[c][T]["accuracy"] for T in lags], "o-", color=f"C{i}", label=c)
+        for key, style, when in (("grad_init", "-", "init"), ("grad_trained", "--", "trained")):
+            g = out[c][longest][key]
+            ax3.semilogy(np.arange(1, len(g) + 1), g, style, color=f"C{i}", label=f"{c} ({when})")
+    ax1.axhline(BASELINE_MSE, color="gray", ls=":", label="answer 1")
+    ax1.set_xlabel("lag T (sequence length)")
+    ax1.set_ylabel("test MSE")
+    ax1.set_title("adding problem: error vs lag")
+    ax1.legend(fontsize=8)
+    ax2.set_xlabel("lag T")
+    ax2.set_ylabel(f"accuracy (|error| < {TOLERANCE})")
+    ax2.set_title("accuracy vs lag")
+    ax3.set_xlabel("time step t")
+    ax3.set_ylabel("||dL/dx_t|| (batch mean)")
+    ax3.set_title(f"gradient reaching each step, T = {longest}")
+    ax3.legend(fontsize=7)

@@ -18,17 +18,14 @@ methods (AdaGrad, RMSprop, Adam) end with a lower objective than plain SGD.
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 import nabla as nb
-from .. import nn, optim
+from .. import optim
 from ..data import DataLoader
-from ..data.datasets import MNIST, MNIST5k
 from ..models import MLP
-from ..train.metrics import accuracy
-from .base import Result, register_experiment
+from .base import register_experiment
+from .common import evaluate, load_dataset, moving_average, say, train_classifier
 
 CLAIM = ("advanced optimisers such as Adam, RMSprop and AdaGrad handle large and complex models more "
          "effectively than plain gradient descent")
@@ -49,45 +46,44 @@ def rosenbrock(x, y):
     return (1 - x) ** 2 + 100 * (y - x * x) ** 2
 
 
-def _mlp_runs(quick: bool):
-    if quick:
-        train, test = MNIST5k(train=True), MNIST5k(train=False)
-        epochs, width, batch_size, threshold = 1, 64, 32, 0.5
-    else:
-        train, test = MNIST(train=True), MNIST(train=False)
-        epochs, width, batch_size, threshold = 2, 256, 128, 0.2
-    x_test, y_test = (nb.tensor(a) for a in test.get_batch(np.arange(len(test))))
-    loss_fn = nn.CrossEntropyLoss()
-    out = {}
-    for name, (cls, options) in OPTIMIZERS.items():
-        nb.manual_seed(0)                                    # same weights, same batches for everyone
-        model = MLP(784, 10, depth=2, width=width)
-        opt = cls(model.parameters(), **options)
-        loader = DataLoader(train, batch_size=batch_size, shuffle=True, seed=0)
-        losses, ema, hit = [], None, None
-        t0 = time.perf_counter()
-        for _ in range(epochs):
-            for x, y in loader:
-                opt.zero_grad()
-                loss = loss_fn(model(x), y)
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-                ema = losses[-1] if ema is None else 0.95 * ema + 0.05 * losses[-1]
-                if hit is None and ema < threshold:
-                    hit = len(losses)
-        seconds = time.perf_counter() - t0
-        model.eval()
-        with nb.no_grad():
-            logits = model(x_test)
-            test_loss = loss_fn(logits, y_test).item()
-        out[name] = {"losses": np.array(losses), "updates_to_threshold": hit, "time_s": seconds,
-                     "final_train_loss": float(np.mean(losses[-len(loader) // 4:])),   # last quarter epoch
-                     "test_loss": float(test_loss), "test_accuracy": accuracy(logits, y_test)}
+# ------------------------------------------------------------------ (a) the MLP, through the Trainer
+def updates_to_threshold(losses, threshold: float):
+    """The first update after which the smoothed training loss (EMA 0.95) is below ``threshold``, or None."""
+    ema = None
+    for i, value in enumerate(losses):
+        ema = value if ema is None else 0.95 * ema + 0.05 * value
+        if ema < threshold:
+            return i + 1
+    return None
+
+
+def _mlp_run(name, train, test, epochs, width, batch_size, threshold, echo) -> dict:
+    cls, options = OPTIMIZERS[name]
+    nb.manual_seed(0)                                    # same weights, same batches for everyone
+    model = MLP(784, 10, depth=2, width=width)
+    fit = train_classifier(model, train, epochs=epochs, batch_size=batch_size, seed=0, drop_last=False,
+                           optimizer=cls(model.parameters(), **options))
+    losses = fit["losses"]
+    per_epoch = len(DataLoader(train, batch_size=batch_size))
+    ev = evaluate(model, test, batch_size=len(test))
+    out = {"losses": losses, "updates_to_threshold": updates_to_threshold(losses, threshold), "time_s": fit["time"],
+           "final_train_loss": float(np.mean(losses[-per_epoch // 4:])),   # last quarter epoch
+           "test_loss": ev["loss"], "test_accuracy": ev["accuracy"]}
+    say(echo, "optimizers", f"MLP {name}", len(losses), out["final_train_loss"], fit["time"],
+        f", test accuracy {ev['accuracy']:.2%}")
+    return out
+
+
+def _mlp_runs(quick: bool, download: bool, echo):
+    name = "mnist-5k" if quick else "mnist"
+    train, test = load_dataset(name, True, download), load_dataset(name, False, download)
+    epochs, width, batch_size, threshold = (1, 64, 32, 0.5) if quick else (2, 256, 128, 0.2)
+    out = {k: _mlp_run(k, train, test, epochs, width, batch_size, threshold, echo) for k in OPTIMIZERS}
     return out, {"train_samples": len(train), "test_samples": len(test), "epochs": epochs, "width": width,
                  "batch_size": batch_size, "threshold": threshold, "dataset": type(train).__name__}
 
 
+# ------------------------------------------------------------------ (b) Rosenbrock: the descent is the lesson
 def _rosenbrock_run(cls, options, steps):
     p = nb.tensor(np.array(START, dtype=np.float64), requires_grad=True)
     opt = cls([p], **options)
@@ -120,8 +116,8 @@ def _rosenbrock_runs(quick: bool):
 
 
 @register_experiment("optimizers", "SGD, momentum, AdaGrad, RMSprop, Adam on an MNIST MLP and on Rosenbrock")
-def run(quick: bool = False) -> Result:
-    mlp, mlp_cfg = _mlp_runs(quick)
+def run(quick: bool = False, download: bool = True, echo=print) -> dict:
+    mlp, mlp_cfg = _mlp_runs(quick, download, echo)
     ros, ros_cfg = _rosenbrock_runs(quick)
     rows = []
     for name in OPTIMIZERS:
@@ -132,50 +128,54 @@ def run(quick: bool = False) -> Result:
                      "MLP time (s)": m["time_s"], "Rosenbrock lr": r["lr"], "final f": r["final_f"],
                      "end point": f"({r['final_point'][0]:.3f}, {r['final_point'][1]:.3f})",
                      "steps to |p-(1,1)|<0.01": r["steps_to_1e-2_of_min"] or "-"})
+    return {"table": rows, "mlp_config": mlp_cfg, "rosenbrock_config": ros_cfg, "mlp": mlp, "rosenbrock": ros}
+
+
+def verdict(numbers):
+    mlp, ros, mlp_cfg, ros_cfg = numbers["mlp"], numbers["rosenbrock"], numbers["mlp_config"], numbers["rosenbrock_config"]
     mlp_wins = [a for a in ADAPTIVE if mlp[a]["final_train_loss"] < mlp["SGD"]["final_train_loss"]]
     ros_wins = [a for a in ADAPTIVE if ros[a]["final_f"] < ros["SGD"]["final_f"]]
-    supported = len(mlp_wins) >= 2 and len(ros_wins) >= 2
     best_mlp = min(OPTIMIZERS, key=lambda k: mlp[k]["final_train_loss"])
     best_ros = min(OPTIMIZERS, key=lambda k: ros[k]["final_f"])
-    verdict = (f"MLP on {mlp_cfg['dataset']} ({mlp_cfg['epochs']} epoch(s)): {len(mlp_wins)} of 3 adaptive methods "
-               f"({', '.join(mlp_wins) or 'none'}) end with a lower training loss than SGD "
-               f"({mlp['SGD']['final_train_loss']:.3f}); best {best_mlp} ({mlp[best_mlp]['final_train_loss']:.3f}, "
-               f"test accuracy {mlp[best_mlp]['test_accuracy']:.2%}). Rosenbrock ({ros_cfg['steps']} steps, best "
-               f"lr each): {len(ros_wins)} of 3 ({', '.join(ros_wins) or 'none'}) end lower than SGD "
-               f"(f = {ros['SGD']['final_f']:.2e}); best {best_ros} (f = {ros[best_ros]['final_f']:.2e})")
+    text = (f"MLP on {mlp_cfg['dataset']} ({mlp_cfg['epochs']} epoch(s)): {len(mlp_wins)} of 3 adaptive methods "
+            f"({', '.join(mlp_wins) or 'none'}) end with a lower training loss than SGD "
+            f"({mlp['SGD']['final_train_loss']:.3f}); best {best_mlp} ({mlp[best_mlp]['final_train_loss']:.3f}, "
+            f"test accuracy {mlp[best_mlp]['test_accuracy']:.2%}). Rosenbrock ({ros_cfg['steps']} steps, best "
+            f"lr each): {len(ros_wins)} of 3 ({', '.join(ros_wins) or 'none'}) end lower than SGD "
+            f"(f = {ros['SGD']['final_f']:.2e}); best {best_ros} (f = {ros[best_ros]['final_f']:.2e})")
+    return len(mlp_wins) >= 2 and len(ros_wins) >= 2, text
 
-    def plot(fig):
-        ax1, ax2, ax3 = fig.subplots(1, 3)
-        for i, name in enumerate(OPTIMIZERS):
-            l = mlp[name]["losses"]
-            k = max(1, len(l) // 50)
-            smooth = np.convolve(l, np.ones(k) / k, mode="valid")
-            ax1.plot(np.arange(len(smooth)) + k, smooth, color=f"C{i}", label=name)
-            ax3.semilogy(np.maximum(ros[name]["values"], 1e-16), color=f"C{i}",
-                         label=f"{name} (lr {ros[name]['lr']:g})")
-        ax1.set_yscale("log")
-        ax1.set_xlabel("update")
-        ax1.set_ylabel("training loss (moving average)")
-        ax1.set_title(f"MLP on {mlp_cfg['dataset']}")
-        ax1.legend(fontsize=8)
-        xs, ys = np.linspace(-2, 2, 300), np.linspace(-1, 3, 300)
-        X, Y = np.meshgrid(xs, ys)
-        ax2.contour(X, Y, np.log10(rosenbrock(X, Y) + 1e-3), levels=25, cmap="Greys", linewidths=0.6)
-        for i, name in enumerate(OPTIMIZERS):
-            p = ros[name]["path"]
-            ax2.plot(p[:, 0], p[:, 1], color=f"C{i}", lw=1, label=name)
-        ax2.plot(*START, "ko", ms=4)
-        ax2.plot(1, 1, "r*", ms=12, label="minimum (1, 1)")
-        ax2.set_xlim(-2, 2)
-        ax2.set_ylim(-1, 3)
-        ax2.set_title("Rosenbrock: trajectories")
-        ax2.legend(fontsize=7, loc="lower left")
-        ax3.set_xlabel("step")
-        ax3.set_ylabel("f(x, y)")
-        ax3.set_title("Rosenbrock: objective")
-        ax3.legend(fontsize=7)
 
-    data = {"mlp_config": mlp_cfg, "rosenbrock_config": ros_cfg,
-            "mlp": {k: {kk: vv for kk, vv in v.items()} for k, v in mlp.items()},
-            "rosenbrock": {k: {kk: vv for kk, vv in v.items()} for k, v in ros.items()}}
-    return Result(claim=CLAIM, supported=bool(supported), verdict=verdict, table=rows, data=data, plot=plot)
+def _plot_rosenbrock_paths(ax, ros):
+    xs, ys = np.linspace(-2, 2, 300), np.linspace(-1, 3, 300)
+    X, Y = np.meshgrid(xs, ys)
+    ax.contour(X, Y, np.log10(rosenbrock(X, Y) + 1e-3), levels=25, cmap="Greys", linewidths=0.6)
+    for i, name in enumerate(OPTIMIZERS):
+        p = np.asarray(ros[name]["path"])
+        ax.plot(p[:, 0], p[:, 1], color=f"C{i}", lw=1, label=name)
+    ax.plot(*START, "ko", ms=4)
+    ax.plot(1, 1, "r*", ms=12, label="minimum (1, 1)")
+    ax.set_xlim(-2, 2)
+    ax.set_ylim(-1, 3)
+    ax.set_title("Rosenbrock: trajectories")
+    ax.legend(fontsize=7, loc="lower left")
+
+
+def plot(fig, data):
+    mlp, ros = data["mlp"], data["rosenbrock"]
+    ax1, ax2, ax3 = fig.subplots(1, 3)
+    for i, name in enumerate(OPTIMIZERS):
+        smooth = moving_average(mlp[name]["losses"], 50)
+        k = len(mlp[name]["losses"]) - len(smooth) + 1
+        ax1.plot(np.arange(len(smooth)) + k, smooth, color=f"C{i}", label=name)
+        ax3.semilogy(np.maximum(ros[name]["values"], 1e-16), color=f"C{i}", label=f"{name} (lr {ros[name]['lr']:g})")
+    ax1.set_yscale("log")
+    ax1.set_xlabel("update")
+    ax1.set_ylabel("training loss (moving average)")
+    ax1.set_title(f"MLP on {data['mlp_config']['dataset']}")
+    ax1.legend(fontsize=8)
+    _plot_rosenbrock_paths(ax2, ros)
+    ax3.set_xlabel("step")
+    ax3.set_ylabel("f(x, y)")
+    ax3.set_title("Rosenbrock: objective")
+    ax3.legend(fontsize=7)

@@ -31,7 +31,7 @@ from functools import partial
 from .. import nn
 from ..nn import functional as F
 from ..ops.shape import cat
-from .registry import register_model
+from .registry import Option, register_model
 
 GoogLeNetOutputs = namedtuple("GoogLeNetOutputs", ["logits", "aux_logits2", "aux_logits1"])
 
@@ -198,6 +198,19 @@ def googlenet_small(num_classes: int = 10, in_channels: int = 1, width: float = 
                      small=True, **kwargs)
 
 
+def _rebuild_googlenet_small(entry, config, weights=None):
+    """The model of a checkpoint.  Compatibility: a file written before checkpoints recorded every option
+    with its default, when the auxiliary classifiers were off by default, holds a model without them."""
+    options = dict(config.get("options", {}))
+    model = googlenet_small(num_classes=int(config["num_classes"]), in_channels=config["in_shape"][0], **options)
+    missing = set(model.state_dict()) - set(weights or {})
+    if (weights is not None and missing and "aux_logits" not in options
+            and all(k.startswith(("aux1.", "aux2.")) for k in missing)):
+        model = googlenet_small(num_classes=int(config["num_classes"]), in_channels=config["in_shape"][0],
+                                **options, aux_logits=False)
+    return model
+
+
 def _googlenet_training_loss(base_loss):
     """The registry's training loss: googlenet_loss around the task's loss (aux heads weighted 0.3)."""
     return partial(googlenet_loss, loss_fn=base_loss)
@@ -206,7 +219,7 @@ def _googlenet_training_loss(base_loss):
 @register_model("googlenet-small", "GoogLeNet (Inception v1) for 28x28 input: 3x3 stride-1 stem, nine "
                 "inception modules at scaled width; aux_logits: the two auxiliary classifiers, trained with "
                 "weight 0.3 and dropped in eval (width, dropout, aux_logits)",
-                default_dataset="fashion-mnist", make_loss=_googlenet_training_loss,
+                default_dataset="fashion-mnist", make_loss=_googlenet_training_loss, rebuild=_rebuild_googlenet_small,
                 width=0.25, dropout=0.2, aux_logits=True)
 def _googlenet_small(in_shape, num_classes, **options):
     return googlenet_small(num_classes=num_classes, in_channels=in_shape[0], **options)

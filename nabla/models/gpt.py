@@ -15,10 +15,10 @@ import math
 import numpy as np
 
 from .. import nn
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import from_numpy
 from ..ops.attention import causal_additive_mask
 from ..ops.loss import cross_entropy
-from .registry import register_model
+from .registry import Option, register_model
 
 
 class GPT(nn.Module):
@@ -91,7 +91,7 @@ class GPT(nn.Module):
         (row t: how much position t reads from each position <= t), for plotting."""
         h = self._embed(x)
         T = x.shape[1]
-        mask = Tensor._make(causal_additive_mask(T, T, h.dtype), None)
+        mask = from_numpy(causal_additive_mask(T, T, h.dtype))
         maps = []
         for layer in self.blocks.layers:
             a = layer.norm1(h) if layer.norm_first else h
@@ -105,9 +105,12 @@ class GPT(nn.Module):
 
 
 @register_model("gpt", "small decoder-only Transformer language model (GPT-style: causal pre-norm blocks, learned "
-                "or sinusoidal positions, tied embeddings)", task="lm", default_dataset="kjv", d_model=256,
-                num_layers=4, num_heads=4, dim_feedforward=1024, max_len=256, dropout=0.0, positional="learned",
-                tie_weights=True, activation="gelu")
+                "or sinusoidal positions, tied embeddings)", task="lm", default_dataset="kjv",
+                training={"batch_size": 32, "lr": 1.5e-3, "max_steps": 800, "warmup": 100},
+                options_from_settings={"max_len": "seq_len"},  # positions beyond the training length never train
+                d_model=256, num_layers=4, num_heads=4, dim_feedforward=1024, max_len=256, dropout=0.0,
+                positional=Option("learned", choices=("learned", "sinusoidal")), tie_weights=True,
+                activation=Option("gelu", choices=("gelu", "relu")))
 def _gpt(in_shape, num_classes, **options):
     return GPT(num_classes, **options)
 

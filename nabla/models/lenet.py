@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from .. import nn
-from .registry import register_model
+from .registry import Option, register_model
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 _POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
@@ -62,6 +62,7 @@ def lenet5(num_classes: int = 10, in_channels: int = 1, input_size=28, **kwargs)
 
 
 @register_model("lenet5", "LeNet-5 (LeCun et al. 1998): two 5x5 conv + pool stages, three full layers",
-                default_dataset="mnist", activation="relu", pooling="max")
+                default_dataset="mnist", training={"lr": 2e-3},
+                activation=Option("relu", choices=tuple(_ACTIVATIONS)), pooling=Option("max", choices=tuple(_POOLS)))
 def _lenet5(in_shape, num_classes, **options):
     return lenet5(num_classes=num_classes, in_channels=in_shape[0], input_size=tuple(in_shape[1:]), **options)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from .. import nn
-from .registry import register_model
+from .registry import Option, register_model
 
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU,
                "elu": nn.ELU, "gelu": nn.GELU}
@@ -41,7 +41,8 @@ class MLP(nn.Module):
         return self.layers(x)
 
 
-@register_model("mlp", "multi-layer perceptron (depth, width, activation, dropout, batch_norm)",
-                depth=2, width=512, activation="relu", dropout=0.0, batch_norm=False)
+@register_model("mlp", "multi-layer perceptron (depth, width, activation, dropout, batch_norm)", default=True,
+                depth=2, width=512, activation=Option("relu", choices=tuple(ACTIVATIONS)), dropout=0.0,
+                batch_norm=False)
 def _mlp(in_shape, num_classes, **options):
     return MLP(math.prod(in_shape), num_classes, **options)

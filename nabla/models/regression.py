@@ -35,7 +35,7 @@ class SoftmaxRegression(nn.Module):
 
 
 @register_model("linear-regression", "least-squares linear regression y = xW^T + b (MSE)", task="regression",
-                default_dataset="linear")
+                default_dataset="linear", training={"optimizer": "sgd", "lr": 0.1, "batch_size": 32, "epochs": 10})
 def _linear_regression(in_shape, num_classes):
     return LinearRegression(math.prod(in_shape), 1)
 

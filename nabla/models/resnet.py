@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from .. import nn
 from ..nn import functional as F
-from .registry import register_model
+from .registry import Option, register_model
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1, groups: int = 1, dilation: int = 1) -> nn.Conv2d:
@@ -327,15 +327,20 @@ def _resnet_small(in_shape, num_classes, **options):
     return resnet_small(num_classes=num_classes, in_channels=in_shape[0], **options)
 
 
+# He et al.'s CIFAR recipe, scaled to Fashion-MNIST: SGD with momentum, lr 0.1, weight decay 5e-4, shifted crops
+_CIFAR_TRAINING = {"optimizer": "momentum", "lr": 0.1, "weight_decay": 5e-4, "epochs": 12, "augment": True}
+
+
 def _register_cifar(depth: int) -> None:
     @register_model(f"resnet{depth}", f"CIFAR-style ResNet-{depth} (He et al. 2016, 4.2): 3 stages of "
                     f"{(depth - 2) // 6} basic blocks, 16/32/64 channels (shortcut A or B, width)",
-                    default_dataset="fashion-mnist", shortcut="A", width=16)
+                    default_dataset="fashion-mnist", training=_CIFAR_TRAINING, shortcut=Option("A", choices=("A", "B")),
+                    width=16)
     def _build_resnet(in_shape, num_classes, shortcut="A", width=16):
         return CifarResNet(depth, num_classes, in_shape[0], shortcut=shortcut, width=width)
 
     @register_model(f"plain{depth}", f"plain-{depth}: ResNet-{depth} without shortcuts (width)",
-                    default_dataset="fashion-mnist", width=16)
+                    default_dataset="fashion-mnist", training=_CIFAR_TRAINING, width=16)
     def _build_plain(in_shape, num_classes, width=16):
         return CifarResNet(depth, num_classes, in_shape[0], shortcut=None, width=width)
 

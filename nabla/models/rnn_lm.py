@@ -74,7 +74,8 @@ def _builder(cell):
 
 for _cell, _what in (("rnn", "Elman RNN (tanh)"), ("lstm", "LSTM"), ("gru", "GRU")):
     register_model(f"char-{_cell}", f"character-level {_what} language model (embedding, {_cell.upper()}, "
-                   "linear head); truncated BPTT", task="lm", default_dataset="kjv", embed_dim=64,
+                   "linear head); truncated BPTT", task="lm", default_dataset="kjv",
+                   training={"batch_size": 64, "lr": 2e-3, "max_steps": 800}, embed_dim=64,
                    hidden_size=512, num_layers=1, dropout=0.0, tie_weights=False)(_builder(_cell))
 
 __all__ = ["CharRNNLM", "CELLS"]

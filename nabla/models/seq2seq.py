@@ -28,7 +28,7 @@ import math
 import numpy as np
 
 from .. import nn
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, from_numpy
 from ..ops.activation import softmax, tanh
 from ..ops.loss import cross_entropy
 from ..ops.shape import cat, stack
@@ -75,7 +75,7 @@ class Seq2SeqAttention(nn.Module):
         enc, h_n = self.encoder(self.dropout(self.src_embedding(src)), lengths=src_lengths)
         s0 = tanh(self.init_state(cat([h_n[-2], h_n[-1]], 1)))       # last layer: forward end, backward start
         pad = _padding_mask(src_lengths, src.shape[1])
-        mask = Tensor._make(np.where(pad, -np.inf, 0.0).astype(enc.dtype), None)
+        mask = from_numpy(np.where(pad, -np.inf, 0.0).astype(enc.dtype))
         return enc, self.attention.W_k(enc), mask, s0
 
     def _attend(self, s, enc, keys, mask):
@@ -163,7 +163,7 @@ class TransformerSeq2Seq(nn.Module):
 
     def encode(self, src, src_lengths):
         """-> (memory (B, S, d_model), source padding mask (B, S) bool, True at padding)."""
-        pad = Tensor._make(_padding_mask(src_lengths, src.shape[1]), None)
+        pad = from_numpy(_padding_mask(src_lengths, src.shape[1]))
         x = self.positions(self.src_embedding(src) * self.scale)
         return self.transformer.encoder(x, src_key_padding_mask=pad), pad
 
@@ -216,13 +216,14 @@ class TransformerSeq2Seq(nn.Module):
 
 @register_model("seq2seq-attn", "RNN encoder-decoder with Bahdanau (additive) attention: BiGRU encoder, GRU "
                 "decoder; G2P (cmudict) or translation (kjv-rv1909)", task="seq2seq", default_dataset="cmudict",
-                embed_dim=64, hidden_size=256, attention_size=256, num_layers=1, dropout=0.0)
+                training={"batch_size": 64, "lr": 2e-3, "epochs": 2}, embed_dim=64, hidden_size=256, attention_size=256, num_layers=1, dropout=0.0)
 def _seq2seq_attn(in_shape, num_classes, **options):
     return Seq2SeqAttention(int(in_shape[0]), num_classes, **options)
 
 
 @register_model("seq2seq-transformer", "Transformer encoder-decoder (pre-norm, sinusoidal positions); G2P "
-                "(cmudict) or translation (kjv-rv1909)", task="seq2seq", default_dataset="cmudict", d_model=128,
+                "(cmudict) or translation (kjv-rv1909)", task="seq2seq", default_dataset="cmudict",
+                training={"batch_size": 64, "lr": 1e-3, "epochs": 2, "warmup": 100}, d_model=128,
                 nhead=4, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=512, dropout=0.1,
                 max_len=512)
 def _seq2seq_transformer(in_shape, num_classes, **options):

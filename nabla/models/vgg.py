@@ -23,7 +23,7 @@ width 32: 32 32 M 64 64 M 128 128 128 M, then 1152 -> 512 -> 512 -> num_classes.
 from __future__ import annotations
 
 from .. import nn
-from .registry import register_model
+from .registry import Option, register_model
 
 CONFIGS = {
     "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],

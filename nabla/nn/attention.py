@@ -16,13 +16,14 @@ import math
 import numpy as np
 
 from .. import backend
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, from_numpy
 from ..ops.activation import softmax, tanh
 from ..ops.attention import Attention, additive_mask, attention_composed, causal_additive_mask
 from ..ops.dropout import dropout
 from ..ops.shape import cat, chunk, expand, pad, reshape, squeeze, unsqueeze
 from . import init
-from .linear import Linear, linear
+from ..ops.linear import linear
+from .linear import Linear
 from .module import Module
 from .parameter import Parameter
 
@@ -131,7 +132,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check: int, num
         elif bias_k is not None or bias_v is not None:
             raise ValueError(f"{op}: bias_k and bias_v must both be given or both be None")
         if add_zero_attn:
-            z = Tensor._make(np.zeros(one, dtype=q.dtype), None)
+            z = from_numpy(np.zeros(one, dtype=q.dtype))
             k, v = cat([k, z], dim=seq_axis), cat([v, z], dim=seq_axis)
             extra += 1
         tensors = [q, k, v]
@@ -152,7 +153,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check: int, num
             raise ValueError(f"{op}: attn_mask should be 2-D (L, S) or 3-D (N*num_heads, L, S), got shape "
                              f"{_shape(attn_mask)}")
     elif is_causal:
-        attn_mask = Tensor._make(causal_additive_mask(L, S, query.dtype), None)
+        attn_mask = from_numpy(causal_additive_mask(L, S, query.dtype))
     if key_padding_mask is not None and tuple(key_padding_mask.shape) != (n, S):
         raise ValueError(f"{op}: key_padding_mask should have shape (N, S) = {(n, S)}, got "
                          f"{_shape(key_padding_mask)}")
@@ -185,7 +186,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check: int, num
 def _pad_keys(mask, extra):
     """Append ``extra`` key columns that every query may attend to (False / 0)."""
     if mask.dtype == np.bool_:
-        return Tensor._make(np.pad(mask.data, [(0, 0)] * (mask.ndim - 1) + [(0, extra)]), None)
+        return from_numpy(np.pad(mask.data, [(0, 0)] * (mask.ndim - 1) + [(0, extra)]))
     return pad(mask, (0, extra))
 
 
@@ -328,16 +329,16 @@ class AdditiveAttention(Module):
                 raise ValueError(f"{name}: valid_lens of shape {vl.shape} should be (N,) = ({n},) or (N, Q) = "
                                  f"({n}, {Q})")
             vl = vl.reshape(n, -1, 1)
-            mask = Tensor._make(np.arange(K) >= vl, None)                      # True = ignored
+            mask = from_numpy(np.arange(K) >= vl)                      # True = ignored
         if key_padding_mask is not None:
             if tuple(key_padding_mask.shape) != (n, K):
                 raise ValueError(f"{name}: key_padding_mask should have shape (N, K) = ({n}, {K}), got "
                                  f"{_shape(key_padding_mask)}")
-            kpm = Tensor._make(np.asarray(key_padding_mask.data, dtype=bool).reshape(n, 1, K), None)
-            mask = kpm if mask is None else Tensor._make(mask.data | kpm.data, None)
+            kpm = from_numpy(np.asarray(key_padding_mask.data, dtype=bool).reshape(n, 1, K))
+            mask = kpm if mask is None else from_numpy(mask.data | kpm.data)
         if mask is not None:
             add = np.where(mask.data, np.asarray(-np.inf, dtype=scores.dtype), np.asarray(0, dtype=scores.dtype))
-            scores = scores + Tensor._make(add, None)
+            scores = scores + from_numpy(add)
         weights = softmax(scores, dim=-1)
         self.attention_weights = weights.detach()
         if self.training and self.dropout > 0:

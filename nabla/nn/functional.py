@@ -5,6 +5,7 @@ and losses live in nabla.ops (one family a file) and are re-exported here; linea
 live beside their layers."""
 from __future__ import annotations
 
+from ..autograd.tensor import from_numpy
 from ..ops.activation import (tanh, sigmoid, logsigmoid, relu, leaky_relu, elu, gelu, softplus, silu,  # noqa: F401
                               softmax, log_softmax)
 from ..ops.dropout import dropout, dropout1d, dropout2d, dropout3d  # noqa: F401
@@ -12,8 +13,8 @@ from ..ops.loss import (cross_entropy, nll_loss, binary_cross_entropy, binary_cr
                         mse_loss, l1_loss, smooth_l1_loss, huber_loss, kl_div)
 from ..ops.normalization import batch_norm, layer_norm  # noqa: F401
 from ..ops.shape import pad  # noqa: F401
-from .embedding import embedding  # noqa: F401
-from .linear import linear  # noqa: F401
+from ..ops.embedding import embedding  # noqa: F401
+from ..ops.linear import linear  # noqa: F401
 
 
 def relu6(input):
@@ -45,7 +46,7 @@ def one_hot(tensor, num_classes: int = -1):
     n = int(idx.max()) + 1 if num_classes == -1 else num_classes
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise IndexError(f"one_hot: class values must be in [0, {n - 1}], got values in [{idx.min()}, {idx.max()}]")
-    return Tensor._make((idx[..., None] == np.arange(n)).astype(np.int64), None)
+    return from_numpy((idx[..., None] == np.arange(n)).astype(np.int64))
 
 
 __all__ = ["tanh", "sigmoid", "logsigmoid", "relu", "leaky_relu", "elu", "gelu", "softplus", "silu", "softmax",

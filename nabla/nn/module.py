@@ -16,7 +16,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, from_numpy
 from .parameter import Buffer, Parameter
 
 
@@ -332,7 +332,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad = Tensor._make(np.zeros_like(p.grad.data), None)
+                p.grad = from_numpy(np.zeros_like(p.grad.data))
 
     def apply(self, fn) -> "Module":
         """Call ``fn(m)`` on every submodule (children first) and then on self, e.g. to initialise."""
@@ -353,7 +353,7 @@ class Module:
                         t.data = new
                         t._bump()
                         if t.grad is not None:
-                            t.grad = Tensor._make(fn(t.grad.data), None)
+                            t.grad = from_numpy(fn(t.grad.data))
         return self
 
     def to(self, *args, **kwargs) -> "Module":

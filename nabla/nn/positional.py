@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, from_numpy
 from ..ops.dropout import dropout
 from ..ops.shape import reshape
 from . import init
@@ -66,7 +66,7 @@ class SinusoidalPositionalEncoding(_PositionalEncoding):
         pe = self.pe.data[offset:offset + length].reshape(shape)
         if pe.dtype != x.dtype:
             pe = pe.astype(x.dtype)
-        y = x + Tensor._make(pe, None)
+        y = x + from_numpy(pe)
         return dropout(y, self.dropout, self.training) if self.dropout else y
 
     def extra_repr(self) -> str:

@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 
 from .. import backend
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, from_numpy
 from ..ops.dropout import dropout as _dropout
 from ..ops.index import index_select
 from ..ops.linalg import matmul
@@ -40,10 +40,6 @@ from .utils.rnn import (PackedSequence, _as_tensor_ints, _batch_sizes, _check_le
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
-
-
-def _const(array) -> Tensor:
-    return Tensor._make(array, None)
 
 
 def _check_dtype(who, x, weight):
@@ -194,7 +190,7 @@ class RNNBase(Module):
         T, B, H = x.shape[0], x.shape[1], self.hidden_size
         expected = (states_n, H) if unbatched else (states_n, B, H)
         if hx is None:
-            zero = _const(np.zeros((B, H), dtype=x.dtype))
+            zero = from_numpy(np.zeros((B, H), dtype=x.dtype))
             h0 = [zero] * states_n
             c0 = [zero] * states_n if is_lstm else None
         else:
@@ -362,7 +358,7 @@ class RNNCellBase(Module):
         x = input.unsqueeze(0) if unbatched else input
         B, H = x.shape[0], self.hidden_size
         if hx is None:
-            states = [_const(np.zeros((B, H), dtype=x.dtype))] * n_states
+            states = [from_numpy(np.zeros((B, H), dtype=x.dtype))] * n_states
         else:
             if n_states > 1 and (not isinstance(hx, (tuple, list)) or len(hx) != n_states):
                 raise TypeError(f"{who}: expected hx to be a tuple (h, c), got {type(hx).__name__}")

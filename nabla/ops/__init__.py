@@ -19,3 +19,4 @@ from .pool import *  # noqa: F401,F403,E402
 from .upsample import *  # noqa: F401,F403,E402
 from .lrn import *  # noqa: F401,F403,E402
 from .recurrent import *  # noqa: F401,F403
+from . import linear as _linear, embedding as _embedding  # noqa: F401,E402  (nn.functional's: no nabla.* names)

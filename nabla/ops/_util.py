@@ -6,27 +6,17 @@ import numbers
 import numpy as np
 
 from .. import backend
+from ..autograd.broadcast import as_tensor  # noqa: F401  (ops' operand conversion lives with the engine)
 from ..autograd.tensor import Tensor
 
 
-def as_tensor(x, like: Tensor | None = None) -> Tensor:
-    """A Tensor for ``x``.  Python numbers take ``like``'s dtype when it can hold them (NumPy's weak
-    scalars: float32 tensor * 2.0 stays float32), else the default float dtype or int64."""
-    if isinstance(x, Tensor):
-        return x
-    if isinstance(x, np.ndarray):
-        return Tensor._make(x, None)
-    if isinstance(x, numbers.Number) and not isinstance(x, np.generic):
-        if like is not None:
-            kind = like.data.dtype.kind
-            if isinstance(x, bool) or (isinstance(x, numbers.Integral) and kind in "iuf") or (kind == "f" and isinstance(x, numbers.Real)):
-                return Tensor._make(np.asarray(x, dtype=like.data.dtype), None)
-        if isinstance(x, bool):
-            return Tensor._make(np.asarray(x), None)
-        if isinstance(x, numbers.Integral):
-            return Tensor._make(np.asarray(x, dtype=np.int64), None)
-        return Tensor._make(np.asarray(x, dtype=backend.get_default_dtype()), None)
-    return Tensor(x)
+def _const(a) -> Tensor:
+    """A graph-free tensor on the array ``a`` itself (no copy; a NumPy scalar becomes a 0-d array): the
+    masks, saved factors and index results that ops hand out or use in backward formulas.  ops' one
+    unchecked wrap (``nabla.from_numpy`` is the public, checked one): it runs on every op's hot path."""
+    if isinstance(a, np.generic):
+        a = np.asarray(a)
+    return Tensor._make(a, None)
 
 
 def normalize_dim(dim: int, ndim: int, op: str) -> int:

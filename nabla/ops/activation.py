@@ -5,8 +5,8 @@ All are numerically stable for inputs of any magnitude: sigmoid and softplus nev
 positive number, softmax and log-softmax subtract the maximum first (log-sum-exp).
 
 Where a backward needs a factor that forward already computed (GELU's Phi(x), SiLU's sigmoid(x)),
-plain backward reuses the saved array; under ``create_graph`` it recomputes the factor with nabla ops,
-so that the second derivative flows through it.
+``backward_arrays`` (the unrecorded backward) reuses the saved array; ``backward`` (recorded, under
+``create_graph``) recomputes the factor with nabla ops, so that the second derivative flows through it.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd.grad_mode import _GradState
 from ..autograd.tensor import Tensor
-from ._util import as_tensor, install, normalize_dim
+from ._util import as_tensor, _const, install, normalize_dim
 from .arithmetic import where
 from .elementwise import _floating, erfc, erfc_array, exp
 from .shape import sum_to
@@ -26,16 +26,6 @@ from .shape import sum_to
 _SQRT1_2 = math.sqrt(0.5)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_A = 0.044715
-
-
-def _const(array) -> Tensor:
-    return Tensor._make(array, None)
-
-
-def _saved_or(saved: np.ndarray, recompute) -> Tensor:
-    """A factor of a backward formula: the array forward saved, or (under create_graph, when the
-    backward itself is recorded) the same factor recomputed with nabla ops so that it is differentiated."""
-    return recompute() if _GradState.enabled else _const(saved)
 
 
 def _inplace(x: Tensor, out: Tensor, inplace: bool) -> Tensor:
@@ -168,17 +158,30 @@ class GELU(Function):
         self.cdf = erfc_array(x * -_SQRT1_2) * 0.5
         return x * self.cdf
 
+    def backward_arrays(self, g):
+        """The formula on the arrays, with the factor forward saved (t, or Phi(x))."""
+        x = self.inputs[0].data
+        if self.approximate == "tanh":
+            return g * self._tanh_slope(x, self.t)
+        pdf = np.exp(x * x * -0.5) * (1.0 / math.sqrt(2.0 * math.pi))
+        return g * (self.cdf + x * pdf)
+
     def backward(self, g):
+        """The formula in nabla ops (recorded under create_graph), the factor recomputed from x so that the
+        second derivative flows through it."""
         x = self.inputs[0]
         if self.approximate == "tanh":
-            t = _saved_or(self.t, lambda: tanh((x * x * _GELU_A + 1.0) * x * _SQRT_2_OVER_PI))
-            x2 = x * x
-            d = (t + 1.0) * 0.5 + x * (1.0 - t * t) * (x2 * (3 * _GELU_A * _SQRT_2_OVER_PI * 0.5)
-                                                       + _SQRT_2_OVER_PI * 0.5)
-            return g * d
-        cdf = _saved_or(self.cdf, lambda: erfc(x * -_SQRT1_2) * 0.5)
+            return g * self._tanh_slope(x, tanh((x * x * _GELU_A + 1.0) * x * _SQRT_2_OVER_PI))
+        cdf = erfc(x * -_SQRT1_2) * 0.5
         pdf = exp(x * x * -0.5) * (1.0 / math.sqrt(2.0 * math.pi))
         return g * (cdf + x * pdf)
+
+    @staticmethod
+    def _tanh_slope(x, t):
+        """dy/dx of the tanh form, for arrays or tensors alike (the same operations in the same order)."""
+        x2 = x * x
+        return (t + 1.0) * 0.5 + x * (1.0 - t * t) * (x2 * (3 * _GELU_A * _SQRT_2_OVER_PI * 0.5)
+                                                      + _SQRT_2_OVER_PI * 0.5)
 
 
 class Softplus(Function):
@@ -216,9 +219,14 @@ class SiLU(Function):
         self.s = sigmoid_array(x)
         return x * self.s
 
+    def backward_arrays(self, g):
+        x, s = self.inputs[0].data, self.s  # the sigmoid forward saved
+        return g * (s * (x * (1.0 - s) + 1.0))
+
     def backward(self, g):
+        """Recorded (create_graph): s recomputed with nabla ops, so that it is differentiated."""
         x = self.inputs[0]
-        s = _saved_or(self.s, lambda: sigmoid(x))
+        s = sigmoid(x)
         return g * (s * (x * (1.0 - s) + 1.0))
 
 

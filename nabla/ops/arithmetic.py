@@ -9,7 +9,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd.grad_mode import _GradState
 from ..autograd.tensor import Tensor
-from ._util import as_tensor, install
+from ._util import as_tensor, _const, install
 
 
 def _broadcast_error(op: str, a: np.ndarray, b: np.ndarray) -> ValueError:
@@ -152,7 +152,7 @@ class Minimum(Function):
 def _split_by_choice(g, x_wins, tie, dtype):
     wx = (x_wins + 0.5 * tie).astype(g.dtype)
     wy = (1.0 - wx).astype(g.dtype)
-    return g * Tensor._make(wx, None), g * Tensor._make(wy, None)
+    return g * _const(wx), g * _const(wy)
 
 
 class Where(Function):
@@ -171,7 +171,7 @@ class Where(Function):
 
     def backward(self, g):
         nx, ny = self.needs_input_grad
-        zero = Tensor._make(np.zeros((), g.dtype), None)
+        zero = _const(np.zeros((), g.dtype))
         gx = where(self.condition, g, zero) if nx else None
         gy = where(self.condition, zero, g) if ny else None
         return gx, gy
@@ -204,7 +204,7 @@ def _unrecorded(ufunc, name, x, y):
         out = ufunc(x.data, y.data)
     except ValueError:
         raise _broadcast_error(name, x.data, y.data) from None
-    return Tensor._make(out if type(out) is np.ndarray else np.asarray(out), None)
+    return _const(out if type(out) is np.ndarray else np.asarray(out))
 
 
 def _recording(x, y) -> bool:
@@ -245,7 +245,7 @@ def div(x, y, rounding_mode=None):
     if rounding_mode == "floor":
         return floor_divide(x, y)
     if rounding_mode == "trunc":
-        return Tensor._make(np.trunc(np.true_divide(x.data, y.data)).astype(np.result_type(x.data, y.data)), None)
+        return _const(np.trunc(np.true_divide(x.data, y.data)).astype(np.result_type(x.data, y.data)))
     if not _recording(x, y):
         return _unrecorded(np.true_divide, "div", x, y)
     return Div.apply(x, y)
@@ -277,7 +277,7 @@ def where(condition, x=None, y=None):
     """Elements of x where condition holds, else of y.  ``where(cond)`` alone gives the indices (nd)."""
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
     if x is None and y is None:
-        return tuple(Tensor._make(i, None) for i in np.nonzero(cond))
+        return tuple(_const(i) for i in np.nonzero(cond))
     if cond.dtype != np.bool_:
         cond = cond.astype(bool)
     if isinstance(x, Tensor):
@@ -296,7 +296,7 @@ def to(x, dtype=None, *args, **kwargs):
     if x.data.dtype == dtype:
         return x
     if dtype.kind not in "fc":
-        return Tensor._make(x.data.astype(dtype), None)
+        return _const(x.data.astype(dtype))
     return Cast.apply(x, dtype=dtype)
 
 
@@ -304,7 +304,7 @@ def floor_divide(x, y):
     """floor(x / y) (not differentiable)."""
     x = as_tensor(x)
     y = as_tensor(y, x)
-    return Tensor._make(np.asarray(np.floor_divide(x.data, y.data)), None)
+    return _const(np.asarray(np.floor_divide(x.data, y.data)))
 
 
 def remainder(x, y):
@@ -312,7 +312,7 @@ def remainder(x, y):
     x = as_tensor(x)
     y = as_tensor(y, x)
     if not (x.requires_grad or y.requires_grad):
-        return Tensor._make(np.asarray(np.remainder(x.data, y.data)), None)
+        return _const(np.asarray(np.remainder(x.data, y.data)))
     return x - floor_divide(x, y).detach() * y
 
 
@@ -321,7 +321,7 @@ def _compare(ufunc, name):
         x = as_tensor(x)
         y = as_tensor(y, x)
         try:
-            return Tensor._make(np.asarray(ufunc(x.data, y.data)), None)
+            return _const(np.asarray(ufunc(x.data, y.data)))
         except ValueError:
             raise _broadcast_error(name, x.data, y.data) from None
     compare.__name__ = name
@@ -338,7 +338,7 @@ ge = _compare(np.greater_equal, "ge")
 
 
 def logical_not(x):
-    return Tensor._make(np.logical_not(as_tensor(x).data), None)
+    return _const(np.logical_not(as_tensor(x).data))
 
 
 def _reflected(fn):
@@ -355,9 +355,9 @@ install(
     __mod__=remainder, __rmod__=_reflected(remainder),
     __pow__=pow, __rpow__=_reflected(pow), __neg__=neg, __pos__=lambda self: self,
     __eq__=eq, __ne__=ne, __lt__=lt, __le__=le, __gt__=gt, __ge__=ge,
-    __invert__=logical_not, __and__=lambda s, o: Tensor._make(np.logical_and(s.data, as_tensor(o).data), None),
-    __or__=lambda s, o: Tensor._make(np.logical_or(s.data, as_tensor(o).data), None),
-    __xor__=lambda s, o: Tensor._make(np.logical_xor(s.data, as_tensor(o).data), None),
+    __invert__=logical_not, __and__=lambda s, o: _const(np.logical_and(s.data, as_tensor(o).data)),
+    __or__=lambda s, o: _const(np.logical_or(s.data, as_tensor(o).data)),
+    __xor__=lambda s, o: _const(np.logical_xor(s.data, as_tensor(o).data)),
     astype=to, type=to,
     float=lambda self: to(self, np.float32), double=lambda self: to(self, np.float64),
     half=lambda self: to(self, np.float16),

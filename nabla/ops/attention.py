@@ -27,7 +27,7 @@ from .. import backend
 from ..autograd.function import Function
 from ..autograd.grad_mode import _GradState
 from ..autograd.tensor import Tensor
-from ._util import as_tensor, exp_sums_unusable, max_shifted_exp
+from ._util import as_tensor, _const, exp_sums_unusable, max_shifted_exp
 from .arithmetic import where
 from .linalg import matmul, matmul_nt, matmul_tn
 from .shape import cat, permute, reshape
@@ -147,14 +147,12 @@ class Attention(Function):
         self.out = out   # backward's rowsum(dP * P) is rowsum(G * O), over L x D instead of L x S values
         return out
 
-    def backward(self, g):
-        if _GradState.enabled:
-            return self._backward_recorded(g)
+    def backward_arrays(self, g):
         n_in = 3 if self.heads is None else self.n_qkv
         needs = self.needs_input_grad
         arrays = [t.data for t in self.inputs[:n_in]]
         q, k, v = self._views(arrays)
-        gh = g.data
+        gh = g
         if self.heads is not None:
             gh = _token_heads(gh, self.heads, self.batch_first, 0, 1)
         pt, pdt = self.attn_t, self.attn_dropped_t
@@ -172,18 +170,18 @@ class Attention(Function):
             dst = np.matmul(_scaled_contiguous(v, scale), gh.swapaxes(-1, -2))     # scale dP^T
             if self.drop_t is not None:
                 dst *= self.drop_t
-            dst -= self._rowsum_g_out(g.data, scale)
+            dst -= self._rowsum_g_out(g, scale)
             dst *= pt                                                       # scale dS^T
             if need_mask:
-                gmask = Tensor._make(np.ascontiguousarray(dst.swapaxes(-1, -2)) / scale, None)
+                gmask = np.ascontiguousarray(dst.swapaxes(-1, -2)) / scale
             if need_q:
                 gq = np.matmul(dst.swapaxes(-1, -2), k, out=outs[0])
             if need_k:
                 gk = np.matmul(dst, q, out=outs[1])
         if self.heads is None:
-            grads = [None if a is None else Tensor._make(a, None) for a in (gq, gk, gv)]
+            grads = [gq, gk, gv]
         else:
-            grads = [Tensor._make(outs[-1][i], None) if i in outs[-1] else None for i in range(self.n_qkv)]
+            grads = [outs[-1].get(i) for i in range(self.n_qkv)]
         if self.has_mask:
             grads.append(gmask)
         return tuple(grads)
@@ -215,8 +213,8 @@ class Attention(Function):
             return needs[0], needs[1], needs[2]
         return tuple(needs[i] for i, _, _ in _pack_spec(self.n_qkv))
 
-    def _backward_recorded(self, g):
-        """The same formulas in nabla ops (create_graph), P recomputed from the inputs."""
+    def backward(self, g):
+        """The same formulas in nabla ops (recorded under create_graph), P recomputed from the inputs."""
         n_in = 3 if self.heads is None else self.n_qkv
         ins = self.inputs[:n_in]
         q, k, v = _heads_tensors(ins, self.heads, self.batch_first, self.n_qkv)
@@ -225,13 +223,13 @@ class Attention(Function):
         if mask is not None:
             s = s + mask
         dead = self.attn_t.sum(axis=-2)[..., None] == 0  # queries with every key masked: P = 0, as forward
-        zero = Tensor._make(np.zeros((), s.dtype), None)
+        zero = _const(np.zeros((), s.dtype))
         if dead.any():
             s = where(dead, zero, s)
         p = _softmax_tensor(s, None)
         if dead.any():
             p = where(dead, zero, p)
-        drop = None if self.drop_t is None else Tensor._make(self.drop_t.swapaxes(-1, -2), None)
+        drop = None if self.drop_t is None else _const(self.drop_t.swapaxes(-1, -2))
         pd = p if drop is None else p * drop
         gh = g if self.heads is None else _split_heads(g, self.heads, self.batch_first, 0, 1)
         gv = matmul_tn(pd, gh)
@@ -361,8 +359,8 @@ def additive_mask(attn_mask, is_causal, key_padding_mask, L, S, dtype, scores_sh
         if add is not None:
             const = add if const is None else const + add
     if grad_mask is not None:
-        return grad_mask if const is None else grad_mask + Tensor._make(np.asarray(const), None)
-    return None if const is None else Tensor._make(np.asarray(const), None)
+        return grad_mask if const is None else grad_mask + _const(np.asarray(const))
+    return None if const is None else _const(np.asarray(const))
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0, is_causal: bool = False,

@@ -48,7 +48,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd.grad_mode import _GradState
 from ..autograd.tensor import Tensor
-from ._util import as_tensor, install
+from ._util import as_tensor, _const, install
 from .shape import reshape, unsqueeze, squeeze
 
 _COLS_BYTES = 32 << 20     # largest unfolded (im2col) chunk
@@ -428,10 +428,6 @@ def _nchw(y):
     return y.transpose(0, 3, 1, 2)
 
 
-def _const(a) -> Tensor:
-    return Tensor._make(a, None)
-
-
 # ---------------------------------------------------------------------------------------------- Functions
 class _ConvBase(Function):
     def __init__(self, stride, pads, dilation, groups, out_hw=None):
@@ -456,24 +452,26 @@ class Conv2dFunction(_ConvBase):
             y += b[0]
         return _nchw(y)
 
+    def backward_arrays(self, gd):
+        x, w = self.inputs[0].data, self.inputs[1].data
+        needs = self.needs_input_grad
+        geo = self.geometry
+        gx = _nchw(_conv_transpose_forward(gd, w, out_hw=x.shape[2:], **geo)[0]) if needs[0] else None
+        gw = _conv_weight(x, gd, w.shape, xp=self.xp, cols=self.cols, cols_nhwc=self.cols_nhwc, rows=self.rows,
+                          **geo) if needs[1] else None
+        if len(needs) == 2:
+            return gx, gw
+        return gx, gw, (gd.sum(axis=(0, 2, 3)) if needs[2] else None)
+
     def backward(self, gy):
         x, w = self.inputs[0], self.inputs[1]
         needs = self.needs_input_grad
         geo = self.geometry
-        gb = None
-        if not _GradState.enabled:
-            gd = gy.data
-            gx = _const(_nchw(_conv_transpose_forward(gd, w.data, out_hw=x.shape[2:], **geo)[0])) if needs[0] else None
-            gw = _const(_conv_weight(x.data, gd, w.shape, xp=self.xp, cols=self.cols, cols_nhwc=self.cols_nhwc,
-                                      rows=self.rows, **geo)) if needs[1] else None
-            if len(needs) == 3 and needs[2]:
-                gb = _const(gd.sum(axis=(0, 2, 3)))
-        else:
-            gx = ConvTranspose2dFunction.apply(gy, w, out_hw=x.shape[2:], **geo) if needs[0] else None
-            gw = Conv2dWeightFunction.apply(x, gy, kshape=w.shape, **geo) if needs[1] else None
-            if len(needs) == 3 and needs[2]:
-                gb = gy.sum(dim=(0, 2, 3))
-        return (gx, gw, gb) if len(needs) == 3 else (gx, gw)
+        gx = ConvTranspose2dFunction.apply(gy, w, out_hw=x.shape[2:], **geo) if needs[0] else None
+        gw = Conv2dWeightFunction.apply(x, gy, kshape=w.shape, **geo) if needs[1] else None
+        if len(needs) == 2:
+            return gx, gw
+        return gx, gw, (gy.sum(dim=(0, 2, 3)) if needs[2] else None)
 
 
 class ConvTranspose2dFunction(_ConvBase):
@@ -486,24 +484,26 @@ class ConvTranspose2dFunction(_ConvBase):
             x += b[0]
         return _nchw(x)
 
+    def backward_arrays(self, ud):
+        gy, w = self.inputs[0].data, self.inputs[1].data
+        needs = self.needs_input_grad
+        geo = self.geometry
+        xp = _padded_nhwc(ud, self.pads) if (needs[0] or needs[1]) else None
+        gg = _nchw(_conv_forward(ud, w, out_hw=gy.shape[2:], xp=xp, **geo)[0]) if needs[0] else None
+        gw = _conv_weight(ud, gy, w.shape, xp=xp, **geo) if needs[1] else None
+        if len(needs) == 2:
+            return gg, gw
+        return gg, gw, (ud.sum(axis=(0, 2, 3)) if needs[2] else None)
+
     def backward(self, u):
         gy, w = self.inputs[0], self.inputs[1]
         needs = self.needs_input_grad
         geo = self.geometry
-        gb = None
-        if not _GradState.enabled:
-            ud = u.data
-            xp = _padded_nhwc(ud, self.pads) if (needs[0] or needs[1]) else None
-            gg = _const(_nchw(_conv_forward(ud, w.data, out_hw=gy.shape[2:], xp=xp, **geo)[0])) if needs[0] else None
-            gw = _const(_conv_weight(ud, gy.data, w.shape, xp=xp, **geo)) if needs[1] else None
-            if len(needs) == 3 and needs[2]:
-                gb = _const(ud.sum(axis=(0, 2, 3)))
-        else:
-            gg = Conv2dFunction.apply(u, w, out_hw=gy.shape[2:], **geo) if needs[0] else None
-            gw = Conv2dWeightFunction.apply(u, gy, kshape=w.shape, **geo) if needs[1] else None
-            if len(needs) == 3 and needs[2]:
-                gb = u.sum(dim=(0, 2, 3))
-        return (gg, gw, gb) if len(needs) == 3 else (gg, gw)
+        gg = Conv2dFunction.apply(u, w, out_hw=gy.shape[2:], **geo) if needs[0] else None
+        gw = Conv2dWeightFunction.apply(u, gy, kshape=w.shape, **geo) if needs[1] else None
+        if len(needs) == 2:
+            return gg, gw
+        return gg, gw, (u.sum(dim=(0, 2, 3)) if needs[2] else None)
 
 
 class Conv2dWeightFunction(_ConvBase):

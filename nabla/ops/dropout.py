@@ -17,7 +17,7 @@ import numpy as np
 from .. import backend
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
-from ._util import as_tensor
+from ._util import as_tensor, _const
 
 
 class Dropout(Function):
@@ -43,7 +43,7 @@ class Dropout(Function):
         return x * mask
 
     def backward(self, g):
-        return g * Tensor._make(self.mask, None)
+        return g * _const(self.mask)
 
 
 def _check_p(p, op):

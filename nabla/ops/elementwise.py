@@ -14,7 +14,7 @@ import numpy as np
 from .. import backend
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
-from ._util import as_tensor, install
+from ._util import as_tensor, _const, install
 from .arithmetic import where
 
 _LN2 = math.log(2.0)
@@ -26,13 +26,8 @@ def _floating(x) -> Tensor:
     """x as a Tensor; integer and bool tensors become the default float dtype (torch.exp(int) is float)."""
     x = as_tensor(x)
     if x.data.dtype.kind not in "fc":
-        return Tensor._make(x.data.astype(backend.get_default_dtype()), None)
+        return _const(x.data.astype(backend.get_default_dtype()))
     return x
-
-
-def _const(array) -> Tensor:
-    """A graph-free tensor (a mask or a saved factor) for use in backward formulas."""
-    return Tensor._make(array, None)
 
 
 # ---------------------------------------------------------------------- exp and log
@@ -430,7 +425,7 @@ def _bound(value, name):
     if value is None or isinstance(value, Tensor):
         return value
     if isinstance(value, np.ndarray):
-        return Tensor._make(value, None) if value.ndim else value.item()
+        return _const(value) if value.ndim else value.item()
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"clamp: {name} must be a number, a tensor or None, got {type(value).__name__}")
     return value.item() if isinstance(value, np.generic) else value
@@ -474,7 +469,7 @@ def clone(x):
 def _not_differentiable(np_fn, name, doc):
     def fn(x):
         x = as_tensor(x)
-        return Tensor._make(np.asarray(np_fn(x.data)), None)
+        return _const(np.asarray(np_fn(x.data)))
     fn.__name__ = name
     fn.__doc__ = doc + " (not differentiable: the result is cut from the graph)."
     return fn
@@ -489,7 +484,7 @@ trunc = _not_differentiable(np.trunc, "trunc", "x rounded toward zero elementwis
 def round(x, decimals=0):  # noqa: A001 - PyTorch's name
     """x rounded to ``decimals`` places, halves to even (not differentiable: cut from the graph)."""
     x = as_tensor(x)
-    return Tensor._make(np.asarray(np.round(x.data, decimals)), None)
+    return _const(np.asarray(np.round(x.data, decimals)))
 
 
 install(

@@ -18,7 +18,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd.grad_mode import _GradState
 from ..autograd.tensor import Tensor
-from ._util import as_tensor, install, normalize_dim
+from ._util import as_tensor, _const, install, normalize_dim
 from .arithmetic import where
 from .shape import Slice, Take, TakeAdd, _add_rows, broadcast_to, reshape
 
@@ -151,7 +151,7 @@ class Scatter(Function):
         if nx:
             keep = np.ones(g.shape, dtype=g.dtype)
             keep[self.key] = 0
-            gx = g * Tensor._make(keep, None)
+            gx = g * _const(keep)
         if ns:
             gs = Index.apply(g, key=self.key)
         return gx, gs
@@ -331,7 +331,7 @@ def masked_fill(x, mask, value):
             raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
         value = value.to(x.dtype) if value.dtype != x.dtype else value
     else:
-        value = Tensor._make(np.asarray(value, dtype=x.dtype), None)
+        value = _const(np.asarray(value, dtype=x.dtype))
     return where(m, value, x)
 
 
@@ -386,8 +386,8 @@ def nonzero(x, as_tuple=False):
     """Indices of the non-zero elements: an (n, ndim) int64 tensor, or a tuple of ndim 1-D tensors."""
     arr = as_tensor(x).data
     if as_tuple:
-        return tuple(Tensor._make(i.astype(np.int64), None) for i in np.nonzero(np.atleast_1d(arr)))
-    return Tensor._make(np.argwhere(arr).astype(np.int64), None)
+        return tuple(_const(i.astype(np.int64)) for i in np.nonzero(np.atleast_1d(arr)))
+    return _const(np.argwhere(arr).astype(np.int64))
 
 
 def argwhere(x):

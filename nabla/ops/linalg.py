@@ -8,7 +8,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd.grad_mode import _GradState
 from ..autograd.tensor import Tensor
-from ._util import as_tensor, install
+from ._util import as_tensor, _const, install
 from .shape import broadcast_to, reshape
 
 
@@ -94,7 +94,7 @@ def _unrecorded_product(a, b, op):
         out = np.matmul(a, b)
     except ValueError:
         raise _matmul_error(a, b, op) from None
-    return Tensor._make(out, None)
+    return _const(out)
 
 
 def matmul_nt(x, y):
@@ -217,7 +217,7 @@ def _einsum_grad(k, subs, out, inputs, g):
             f = next(free)
             target.append(f)
             eye_terms.append(c + f)
-            eyes.append(Tensor._make(np.eye(x.shape[pos], dtype=g.dtype), None))
+            eyes.append(_const(np.eye(x.shape[pos], dtype=g.dtype)))
     return _einsum([uniq] + eye_terms, "".join(target), [grad] + eyes)
 
 

@@ -15,14 +15,10 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd.grad_mode import _GradState
 from ..autograd.tensor import Tensor
-from ._util import as_tensor, exp_sums_unusable, max_shifted_exp
+from ._util import as_tensor, _const, exp_sums_unusable, max_shifted_exp
 from .shape import reshape
 
 _REDUCTIONS = ("mean", "sum", "none")
-
-
-def _const(a) -> Tensor:
-    return Tensor._make(np.asarray(a), None)
 
 
 def _check_reduction(reduction, op, allowed=_REDUCTIONS):
@@ -107,10 +103,11 @@ def _reduce_by_class_weight(fn, loss: np.ndarray, wt: np.ndarray) -> np.ndarray:
     return total
 
 
-def _scale_for(g: Tensor, reduction, denom, ndim):
-    """The per-element factor dL/dloss_i: g / denom for 'mean', g for 'sum', g[:, None, ...] for 'none'."""
+def _scale_for(g, reduction, denom, ndim):
+    """The per-element factor dL/dloss_i: g / denom for 'mean', g for 'sum', g[:, None, ...] for 'none'
+    (g a Tensor, or an array in a backward_arrays)."""
     if reduction == "none":
-        return reshape(g, g.shape[:1] + (1,) + g.shape[1:]) if ndim > 1 else g
+        return g.reshape(g.shape[:1] + (1,) + g.shape[1:]) if ndim > 1 else g
     return g / denom if reduction == "mean" else g
 
 
@@ -199,33 +196,38 @@ class CrossEntropy(Function):
             rowsum += soft.sum(axis=-1)
         return q, rowsum
 
-    def backward(self, g):
+    def backward_arrays(self, gd):
         (x,) = self.inputs
-        c = x.shape[1]
-        dtype = x.dtype
         denom = getattr(self, "denom", None)
-        if not _GradState.enabled and self.eps == 0.0:
-            # fast path on the saved arrays: G_i = c_i (softmax_i - onehot_i), c_i = w[t_i] dL/dloss_i
-            gd = g.data
-            scale = gd if self.reduction != "mean" else gd / denom
-            coef = np.asarray(self.wt * scale, dtype=dtype)[..., None]
-            # softmax * coef = exp * (coef / sumexp); the saved exponentials become the gradient in place
-            # when this is the graph's last backward
-            e = self.exp
-            grad = np.multiply(e, (coef / self.sumexp).astype(dtype, copy=False), out=e if self.last_backward else None)
-            idx = self.safe[..., None]
-            np.put_along_axis(grad, idx, np.take_along_axis(grad, idx, axis=-1) - coef, axis=-1)
-            return _const(grad if x.ndim == 2 else np.moveaxis(grad, -1, 1))
-        q, rowsum = self._q_and_rowsum(dtype, c)
-        q, rowsum = (q if x.ndim == 2 else np.moveaxis(q, -1, 1)), rowsum[:, None]
-        if _GradState.enabled:  # recorded: softmax as a function of x, for grad-of-grad
-            from .reduce import logsumexp
-            from .elementwise import exp
-            probs = exp(x - logsumexp(x, dim=1, keepdim=True))
-        else:
+        if self.eps > 0.0:  # label smoothing: the general formula, on the saved exponentials
+            q, rowsum = self._targets_by_class(x)
             probs = self._probs()
-            probs = _const(probs if x.ndim == 2 else np.moveaxis(probs, -1, 1))
-        return _scale_for(g, self.reduction, denom, x.ndim) * (probs * _const(rowsum) - _const(q))
+            probs = probs if x.ndim == 2 else np.moveaxis(probs, -1, 1)
+            return _scale_for(gd, self.reduction, denom, x.ndim) * (probs * rowsum - q)
+        # G_i = c_i (softmax_i - onehot_i), c_i = w[t_i] dL/dloss_i
+        scale = gd if self.reduction != "mean" else gd / denom
+        coef = np.asarray(self.wt * scale, dtype=x.dtype)[..., None]
+        # softmax * coef = exp * (coef / sumexp); the saved exponentials become the gradient in place
+        # when this is the graph's last backward
+        e = self.exp
+        grad = np.multiply(e, (coef / self.sumexp).astype(x.dtype, copy=False), out=e if self.last_backward else None)
+        idx = self.safe[..., None]
+        np.put_along_axis(grad, idx, np.take_along_axis(grad, idx, axis=-1) - coef, axis=-1)
+        return grad if x.ndim == 2 else np.moveaxis(grad, -1, 1)
+
+    def _targets_by_class(self, x):
+        """q and its row sums as (N, C, d...) and (N, 1, d...) arrays."""
+        q, rowsum = self._q_and_rowsum(x.dtype, x.shape[1])
+        return (q if x.ndim == 2 else np.moveaxis(q, -1, 1)), rowsum[:, None]
+
+    def backward(self, g):
+        """Recorded (create_graph): softmax as a function of x, for grad of grad."""
+        from .reduce import logsumexp
+        from .elementwise import exp
+        (x,) = self.inputs
+        q, rowsum = self._targets_by_class(x)
+        probs = exp(x - logsumexp(x, dim=1, keepdim=True))
+        return _scale_for(g, self.reduction, getattr(self, "denom", None), x.ndim) * (probs * _const(rowsum) - _const(q))
 
 
 class NLLLoss(Function):

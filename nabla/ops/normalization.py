@@ -18,12 +18,8 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd.grad_mode import _GradState
 from ..autograd.tensor import Tensor
-from ._util import as_tensor, sum_cols, sum_rows
+from ._util import as_tensor, _const, sum_cols, sum_rows
 from .shape import reshape
-
-
-def _const(a) -> Tensor:
-    return Tensor._make(np.asarray(a), None)
 
 
 def _channel_view(a):
@@ -110,9 +106,9 @@ class _Normalize(Function):
         g2 = gd.reshape(rows, m)
         gx = gw = gb = None
         if has_wb and needs[2]:
-            gb = _const(sum_rows(g2).reshape(wshape))
+            gb = sum_rows(g2).reshape(wshape)
         if has_wb and needs[1]:
-            gw = _const(sum_rows(g2 * xhat).reshape(wshape))
+            gw = sum_rows(g2 * xhat).reshape(wshape)
         if needs[0]:
             gxh = g2 * self.inputs[1].data.reshape(-1) if has_wb else g2
             s1 = sum_cols(gxh, 1.0 / m)
@@ -121,7 +117,7 @@ class _Normalize(Function):
             np.subtract(gxh, gxa, out=gxa)
             gxa -= s1[:, None]
             gxa *= invstd[:, None]
-            gx = _const(gxa.reshape(gd.shape))
+            gx = gxa.reshape(gd.shape)
         return (gx, gw, gb) if has_wb else gx
 
     def _by_rows(self, x, wb):
@@ -152,58 +148,71 @@ class _Normalize(Function):
         y += b.reshape(self.pshape)
         return y
 
+    def _shared_axes(self, ndim):
+        """The axes of x that w and b are shared over (their gradients sum over them)."""
+        lead = ndim - len(self.pshape)
+        return tuple(i for i in range(ndim) if i < lead or self.pshape[i - lead] == 1)
+
+    def backward_arrays(self, gd):
+        x = self.inputs[0].data
+        has_wb = len(self.inputs) == 3
+        needs = self.needs_input_grad
+        wshape = self.inputs[1].shape if has_wb else None
+        if self.channel_stats:
+            return self._backward_channels(gd, needs, has_wb, wshape)
+        if self._by_rows(x, [t.data for t in self.inputs[1:]]):
+            return self._backward_rows(gd, needs, has_wb, wshape)
+        axes, xhat = self.axes, self.xhat
+        m = math.prod(x.shape[a] for a in axes)
+        red = self._shared_axes(x.ndim)
+        gx = gw = gb = None
+        if has_wb and needs[2]:
+            gb = gd.sum(axis=red).reshape(wshape)
+        gxh = gd * self.inputs[1].data.reshape(self.pshape) if has_wb else gd
+        if has_wb and needs[1]:
+            gw = (gd * xhat).sum(axis=red).reshape(wshape)
+        if needs[0]:
+            s1 = gxh.sum(axis=axes, keepdims=True)
+            s2 = (gxh * xhat).sum(axis=axes, keepdims=True)
+            gx = gxh * m
+            gx -= s1
+            gx -= xhat * s2
+            gx *= self.invstd / m
+        return (gx, gw, gb) if has_wb else gx
+
+    def _backward_channels(self, gd, needs, has_wb, wshape):
+        """dx = w r (g - sum(g)/M - xhat sum(g xhat)/M),  dw = sum(g xhat),  db = sum(g): batch norm's
+        per-channel sums as matrix-vector products, as in its forward."""
+        xhat = self.xhat
+        m = math.prod(self.inputs[0].shape[a] for a in self.axes)
+        sg = _channel_sum(gd, self.axes)
+        gxh_sum = gd * xhat
+        sgx = _channel_sum(gxh_sum, self.axes)
+        del gxh_sum
+        gx = gw = gb = None
+        if has_wb and needs[2]:
+            gb = sg.astype(gd.dtype, copy=False).reshape(wshape)
+        if has_wb and needs[1]:
+            gw = sgx.astype(gd.dtype, copy=False).reshape(wshape)
+        if needs[0]:
+            dt = gd.dtype
+            scale = self.invstd.reshape(-1)
+            if has_wb:
+                scale = scale * self.inputs[1].data.reshape(-1)
+            gx = np.multiply(xhat, (sgx / m).astype(dt).reshape(self.pshape))
+            np.subtract(gd, gx, out=gx)
+            gx -= (sg / m).astype(dt).reshape(self.pshape)
+            gx *= scale.astype(dt, copy=False).reshape(self.pshape)
+        return (gx, gw, gb) if has_wb else gx
+
     def backward(self, g):
+        """The same formula on tensors (recorded under create_graph), the statistics recomputed from x."""
         x = self.inputs[0]
         has_wb = len(self.inputs) == 3
         axes = self.axes
         m = math.prod(x.shape[a] for a in axes)
         needs = self.needs_input_grad
-        lead = x.ndim - len(self.pshape)
-        red = tuple(i for i in range(x.ndim) if i < lead or self.pshape[i - lead] == 1)  # axes w is shared over
-        wshape = self.inputs[1].shape if has_wb else None
-        if not _GradState.enabled and self.channel_stats:
-            # dx = w r (g - sum(g)/M - xhat sum(g xhat)/M),  dw = sum(g xhat),  db = sum(g)
-            gd, xhat = g.data, self.xhat
-            sg = _channel_sum(gd, axes)
-            gxh_sum = gd * xhat
-            sgx = _channel_sum(gxh_sum, axes)
-            del gxh_sum
-            gx = gw = gb = None
-            if has_wb and needs[2]:
-                gb = _const(sg.astype(gd.dtype, copy=False).reshape(wshape))
-            if has_wb and needs[1]:
-                gw = _const(sgx.astype(gd.dtype, copy=False).reshape(wshape))
-            if needs[0]:
-                dt = gd.dtype
-                scale = self.invstd.reshape(-1)
-                if has_wb:
-                    scale = scale * self.inputs[1].data.reshape(-1)
-                gxa = np.multiply(xhat, (sgx / m).astype(dt).reshape(self.pshape))
-                np.subtract(gd, gxa, out=gxa)
-                gxa -= (sg / m).astype(dt).reshape(self.pshape)
-                gxa *= scale.astype(dt, copy=False).reshape(self.pshape)
-                gx = _const(gxa)
-            return (gx, gw, gb) if has_wb else gx
-        if not _GradState.enabled and self._by_rows(x.data, [t.data for t in self.inputs[1:]]):
-            return self._backward_rows(g.data, needs, has_wb, wshape)
-        if not _GradState.enabled:
-            gd, xhat = g.data, self.xhat
-            gx = gw = gb = None
-            if has_wb and needs[2]:
-                gb = _const(gd.sum(axis=red).reshape(wshape))
-            gxh = gd * self.inputs[1].data.reshape(self.pshape) if has_wb else gd
-            if has_wb and needs[1]:
-                gw = _const((gd * xhat).sum(axis=red).reshape(wshape))
-            if needs[0]:
-                s1 = gxh.sum(axis=axes, keepdims=True)
-                s2 = (gxh * xhat).sum(axis=axes, keepdims=True)
-                gxa = gxh * m
-                gxa -= s1
-                gxa -= xhat * s2
-                gxa *= self.invstd / m
-                gx = _const(gxa)
-            return (gx, gw, gb) if has_wb else gx
-        # recorded backward (create_graph): the same formula on tensors, statistics recomputed from x
+        red = self._shared_axes(x.ndim)
         mean = x.mean(dim=axes, keepdim=True)
         xc = x - mean
         invstd = ((xc * xc).mean(dim=axes, keepdim=True) + self.eps) ** -0.5
@@ -214,11 +223,12 @@ class _Normalize(Function):
             s1 = gxh.sum(dim=axes, keepdim=True)
             s2 = (gxh * xhat).sum(dim=axes, keepdim=True)
             gx = (invstd / m) * (gxh * m - s1 - xhat * s2)
-        if has_wb:
-            gw = (reshape((g * xhat).sum(dim=red), wshape) if red else g * xhat) if needs[1] else None
-            gb = (reshape(g.sum(dim=red), wshape) if red else g) if needs[2] else None
-            return gx, gw, gb
-        return gx
+        if not has_wb:
+            return gx
+        wshape = self.inputs[1].shape
+        gw = (reshape((g * xhat).sum(dim=red), wshape) if red else g * xhat) if needs[1] else None
+        gb = (reshape(g.sum(dim=red), wshape) if red else g) if needs[2] else None
+        return gx, gw, gb
 
 
 def _affine_inputs(x, weight, bias, n):

@@ -18,13 +18,9 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd.grad_mode import _GradState
 from ..autograd.tensor import Tensor
-from ._util import as_tensor
+from ._util import as_tensor, _const
 from .conv import _tuple
 from .shape import reshape, unsqueeze, squeeze
-
-
-def _const(a) -> Tensor:
-    return Tensor._make(a, None)
 
 
 def _channels_last(a) -> bool:
@@ -145,9 +141,10 @@ class MaxPool2dFunction(Function):
             self.sink["kidx"] = kidx
         return out
 
+    def backward_arrays(self, g):
+        return self.geo.scatter(g, self.kidx)
+
     def backward(self, g):
-        if not _GradState.enabled:
-            return _const(self.geo.scatter(g.data, self.kidx))
         return PoolScatter.apply(g, geo=self.geo, kidx=self.kidx)
 
 
@@ -212,9 +209,10 @@ class AvgPool2dFunction(Function):
         out *= self.inv_div
         return out
 
+    def backward_arrays(self, g):
+        return _avg_scatter(self.geo, g, self.inv_div)
+
     def backward(self, g):
-        if not _GradState.enabled:
-            return _const(_avg_scatter(self.geo, g.data, self.inv_div))
         return AvgPoolTFunction.apply(g, geo=self.geo, inv_div=self.inv_div)
 
 
@@ -352,7 +350,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if not return_indices:
         return out
     idx = geo.flat_indices(sink["kidx"])
-    return out, Tensor._make(idx[0] if unbatched else idx, None)
+    return out, _const(idx[0] if unbatched else idx)
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -364,7 +362,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                      one(dilation, "dilation", 1), ceil_mode, return_indices)
     fix = (lambda t: squeeze(squeeze(t, 2), 0)) if unbatched else (lambda t: squeeze(t, 2))
     if return_indices:
-        return fix(res[0]), Tensor._make(fix(res[1]).data, None)
+        return fix(res[0]), _const(fix(res[1]).data)
     return fix(res)
 
 
@@ -471,9 +469,9 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
                     np.copyto(best, v, where=sel)
                     np.copyto(idx, np.broadcast_to(flat, v.shape), where=sel)
         out = IndexGather.apply(x, idx=idx, in_shape=x.shape)
-        res = (out, Tensor._make(idx, None)) if return_indices else out
+        res = (out, _const(idx)) if return_indices else out
     if unbatched:
-        return (squeeze(res[0], 0), Tensor._make(res[1].data[0], None)) if return_indices else squeeze(res, 0)
+        return (squeeze(res[0], 0), _const(res[1].data[0])) if return_indices else squeeze(res, 0)
     return res
 
 

@@ -37,9 +37,10 @@ Output: one array holding the output sequence and the final states, sliced by th
 (the h0 slot makes the previous-state sequence a view for the weight gradient; its gradient goes to h0).
 Each slot is feature-major, (H, B): the layer returns transposed views of them (see _RecurrentLayer).
 
-Gradients of gradients: the first backward is NumPy code; under ``create_graph`` it is recorded as a
-``RecurrentGrad`` node whose own backward recomputes the layer step by step with nabla ops and
-differentiates that twice (slow, exact).  Third derivatives raise an error.
+Gradients of gradients: the first backward is NumPy code (``backward_arrays``); under ``create_graph``
+it is recorded as a ``RecurrentGrad`` node whose own backward recomputes the layer step by step with
+nabla ops and differentiates that twice (slow, exact).  That backward is array code only, so the engine
+refuses third derivatives.
 """
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd.grad_mode import _GradState, enable_grad
 from ..autograd.tensor import Tensor
-from ._util import sum_cols
+from ._util import _const, sum_cols
 
 __all__ = ["lstm_layer", "gru_layer", "rnn_layer", "recurrent_layer"]
 
@@ -235,12 +236,13 @@ class _RecurrentLayer(Function):
         _workspace.put(*[self.__dict__.get(name) for name in self._scratch])
         super().release()
 
-    # ----------------------------------------------------------------- backward dispatch
+    # ----------------------------------------------------------------- the two backwards
+    def backward_arrays(self, g):
+        return tuple(self._bptt(g))
+
     def backward(self, g):
-        if _GradState.enabled:  # create_graph: record the gradient as a node that can be differentiated
-            return _split_grads(RecurrentGrad.apply(g, *self.inputs, layer=self), self)
-        grads = self._bptt(g.data)
-        return tuple(None if a is None else Tensor._make(a, None) for a in grads)
+        """Recorded (create_graph): the same BPTT as a node that can be differentiated once more."""
+        return _split_grads(RecurrentGrad.apply(g, *self.inputs, layer=self), self)
 
     def _bptt(self, g):  # pragma: no cover - abstract: each cell kind defines its backward through time
         raise NotImplementedError(f"{type(self).__name__} must define _bptt()")
@@ -522,22 +524,19 @@ class RecurrentGrad(Function):
         self.shapes = [grads[i].shape for i in self.which]
         return np.concatenate([grads[i].reshape(-1) for i in self.which])
 
-    def backward(self, gg):
-        if _GradState.enabled:
-            raise RuntimeError(f"{type(self.layer).__name__}: third derivatives through a fused recurrent layer "
-                               "are not supported (second derivatives are)")
+    # backward_arrays only: third derivatives through the layer are refused by the engine
+    def backward_arrays(self, ggd):
         from ..autograd.engine import run_backward
         layer = self.layer
-        proxies = [Tensor._make(t.data, None).requires_grad_() for t in self.inputs]
+        proxies = [_const(t.data).requires_grad_() for t in self.inputs]
         g_p, ins = proxies[0], proxies[1:]
-        ggd = gg.data
         with enable_grad():
             y = composed(layer, *ins)
             firsts = run_backward([y], [g_p], create_graph=True, capture=ins, allow_unused=True)
             total, offset = None, 0
             for i, shape in zip(self.which, self.shapes):
                 size = int(np.prod(shape))
-                part = Tensor._make(ggd[offset:offset + size].reshape(shape), None)
+                part = _const(ggd[offset:offset + size].reshape(shape))
                 offset += size
                 if firsts[i] is not None and firsts[i].requires_grad:
                     term = (firsts[i] * part).sum()
@@ -545,7 +544,7 @@ class RecurrentGrad(Function):
         if total is None:
             return (None,) * len(proxies)
         seconds = run_backward([total], [None], capture=proxies, allow_unused=True)
-        return tuple(None if s is None else Tensor._make(s.data, None) for s in seconds)
+        return tuple(None if s is None else s.data for s in seconds)
 
 
 def _split_grads(flat, layer):

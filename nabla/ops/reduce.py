@@ -17,7 +17,7 @@ import numpy as np
 from .. import backend
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
-from ._util import as_tensor, install, normalize_dim, normalize_dims
+from ._util import as_tensor, _const, install, normalize_dim, normalize_dims
 from .arithmetic import maximum, minimum, where
 from .elementwise import exp
 from .shape import broadcast_to, permute, reshape
@@ -71,10 +71,6 @@ def _nonempty(x: np.ndarray, axes: tuple, op: str) -> None:
     if builtins.any(x.shape[a] == 0 for a in axes):
         raise IndexError(f"{op}(): cannot reduce over a dimension of size 0 (input shape {x.shape}, dims {axes}); "
                          "the result has no identity")
-
-
-def _const(a: np.ndarray) -> Tensor:
-    return Tensor._make(a, None)
 
 
 class _SafeSqrt(Function):

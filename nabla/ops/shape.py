@@ -1,7 +1,8 @@
 """Shape ops: views and rearrangements of the same elements.  Each one's gradient is the inverse
 rearrangement of the incoming gradient (reshape back, transpose back, sum over broadcast axes...).
 
-Primitives with hand-written backward: SumTo/BroadcastTo, Reshape, Permute, Slice (basic indexing)
+Primitives with hand-written backward: SumTo/BroadcastTo (in autograd.broadcast: the engine undoes
+broadcasting with them; re-exported here), Reshape, Permute, Slice (basic indexing)
 and its adjoint SliceScatter, Take (gather along one dim by a 1-D index) and its adjoint TakeAdd,
 Cat, Stack, PadConstant, Flip, Roll.  Everything else (squeeze, split, repeat, non-constant pad...)
 is composed from them, so its gradient, and the gradient of that gradient, come for free.
@@ -14,62 +15,8 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
+from ..autograd.broadcast import BroadcastTo, SumTo, broadcast_to, sum_to, sum_to_array  # noqa: F401  (re-exported)
 from ._util import as_tensor, install, normalize_dim, normalize_dims
-
-
-def _sum_to_axes(shape, target):
-    """The axes to sum so that an array of ``shape`` becomes ``target`` (the inverse of broadcasting)."""
-    lead = len(shape) - len(target)
-    if lead < 0:
-        raise ValueError(f"cannot sum shape {shape} to the longer shape {target}")
-    axes = list(range(lead))
-    for i, (s, t) in enumerate(zip(shape[lead:], target)):
-        if t == 1 and s != 1:
-            axes.append(lead + i)
-        elif s != t:
-            raise ValueError(f"cannot sum shape {shape} to shape {target}")
-    return tuple(axes)
-
-
-def sum_to_array(a: np.ndarray, shape) -> np.ndarray:
-    """Sum an array down to ``shape`` (the inverse of broadcasting)."""
-    axes = _sum_to_axes(a.shape, shape)
-    if any(a.shape[ax] != 1 for ax in axes):
-        a = a.sum(axis=axes)
-    return a.reshape(shape)
-
-
-class SumTo(Function):
-    """y = sum of x over the axes broadcasting added;  dx = broadcast_to(g, x.shape)"""
-    save_inputs = False
-
-    def __init__(self, shape):
-        self.shape = tuple(shape)
-
-    def forward(self, x):
-        self.in_shape = x.shape
-        return sum_to_array(x, self.shape)
-
-    def backward(self, g):
-        return broadcast_to(g, self.in_shape)
-
-
-class BroadcastTo(Function):
-    """y = x repeated along new or size-1 axes;  dx = sum_to(g, x.shape)"""
-    save_inputs = False
-
-    def __init__(self, shape):
-        self.shape = tuple(shape)
-
-    def forward(self, x):
-        self.in_shape = x.shape
-        try:
-            return np.broadcast_to(x, self.shape)
-        except ValueError:
-            raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {self.shape}") from None
-
-    def backward(self, g):
-        return sum_to(g, self.in_shape)
 
 
 class Reshape(Function):
@@ -285,22 +232,6 @@ class Roll(Function):
 
 
 # ---------------------------------------------------------------------- functions
-def sum_to(x, shape):
-    """Sum ``x`` down to ``shape`` (the gradient of broadcasting)."""
-    shape = tuple(shape)
-    if x.shape == shape:
-        return x
-    return SumTo.apply(x, shape=shape)
-
-
-def broadcast_to(x, shape):
-    x = as_tensor(x)
-    shape = tuple(x.shape[i - (len(shape) - x.ndim)] if s == -1 else s for i, s in enumerate(shape))
-    if x.shape == shape:
-        return x
-    return BroadcastTo.apply(x, shape=shape)
-
-
 def _shape_args(shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         return tuple(shape[0])

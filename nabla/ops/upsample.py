@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from ..autograd.tensor import Tensor
-from ._util import as_tensor
+from ._util import as_tensor, _const
 from .linalg import matmul
 from .shape import broadcast_to, reshape
 
@@ -104,9 +104,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         expanded = broadcast_to(expanded, (n, c) + sum(((s, r) for s, r in zip(in_sizes, reps)), ()))
         return reshape(expanded, (n, c) + sizes)
     if nd == 1:
-        return matmul(x, Tensor._make(np.ascontiguousarray(mats[0][0].T), None))
-    ah = Tensor._make(mats[0][0], None)
-    awt = Tensor._make(np.ascontiguousarray(mats[1][0].T), None)
+        return matmul(x, _const(np.ascontiguousarray(mats[0][0].T)))
+    ah = _const(mats[0][0])
+    awt = _const(np.ascontiguousarray(mats[1][0].T))
     return matmul(matmul(ah, x), awt)
 
 

@@ -21,7 +21,7 @@ from itertools import chain
 
 import numpy as np
 
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, from_numpy
 from ..autograd.grad_mode import enable_grad
 
 __all__ = ["Optimizer", "required", "set_num_threads", "get_num_threads"]
@@ -197,7 +197,7 @@ class Optimizer:
                     arr[...] = 0
                     g._version += 1
                 else:  # a view or a read-only broadcast: do not write through it into someone else's array
-                    p.grad = Tensor._make(np.zeros_like(p.data), None)
+                    p.grad = from_numpy(np.zeros_like(p.data))
 
     def step(self, closure=None):
         """One update of every parameter that has a gradient.

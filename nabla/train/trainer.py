@@ -1,8 +1,20 @@
-"""The training loop: fit / evaluate / predict, with a progress bar, validation, history, callbacks
-and checkpoints that resume exactly.
+"""The one training loop.  What differs between tasks is a step object (``nabla.train.steps``); the loop
+around it is written once, here:
 
-One step is the path every model walks:
-    batch -> model(x) -> loss_fn(out, y) -> loss.backward() -> optimizer.step() -> next batch
+    for each epoch:                      (train_data.set_epoch(epoch) where the loader has it)
+        for each batch:
+            set the learning rate        (a BudgetSchedule, or a scheduler stepped per step)
+            step.train_step(batch)       forward, backward, before_optimizer_step (clipping), step()
+            an evaluation row            every ``eval_every`` steps, or at each epoch's end
+        scheduler.step()                 (per-epoch schedulers)
+    until the budget is spent            epochs, steps or seconds of training (evaluation excluded)
+
+Each evaluation row (``history``) holds the mean training figures since the last row, the step's
+``evaluate`` on the validation data (``val_*``), the learning rate and the time; callbacks see it
+(``on_evaluate``), and checkpoints are taken there.  A checkpoint holds everything a resumed run needs
+to continue bit-identically: the step's state (weights, optimizers), the scheduler, the loader's state
+at the start of the epoch and how many batches of it were done, the global random generator, the
+history and the running sums.
 """
 from __future__ import annotations
 
@@ -12,182 +24,293 @@ import time
 import numpy as np
 
 from .. import backend
-from ..autograd.grad_mode import no_grad
-from ..autograd.tensor import Tensor
-from . import metrics as metric_fns
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .schedules import BudgetSchedule
+from .steps.base import Step
+from .steps.classification import ClassificationStep, main_output  # noqa: F401  (re-exported)
 
-_METRICS = {"accuracy": metric_fns.accuracy,
-            "top5": lambda s, t: metric_fns.top_k_accuracy(s, t, 5)}
+_CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
 
-def _metric_fn(m):
-    if callable(m):
-        return getattr(m, "__name__", "metric"), m
-    if m not in _METRICS:
-        raise ValueError(f"unknown metric {m!r}; choose from {sorted(_METRICS)} or pass a callable")
-    return m, _METRICS[m]
-
-
-def _progress(iterable, total, desc, enabled):
+def _progress_bar(iterable, total, desc, enabled):
     if not enabled:
         return iterable
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - an install requirement
-        return iterable
-    return tqdm(iterable, total=total, desc=desc, leave=True, dynamic_ncols=True, unit="batch")
-
-
-def main_output(out):
-    """The logits of a model's output: models with auxiliary heads (GoogLeNet in training) return a tuple
-    whose first element is the main output; the metrics score that one."""
-    return out[0] if isinstance(out, tuple) else out
-
-
-def _to_tensor(x):
-    return x if isinstance(x, Tensor) else Tensor(x)
+    from tqdm.auto import tqdm
+    return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True, unit="batch")
 
 
 class Trainer:
-    """Trains ``model`` with ``loss_fn`` and ``optimizer``; see ``fit``.
+    """Runs ``step`` (a ``Step``) until a budget is spent; see the module docstring.
 
-    config: a JSON-able description of the model (e.g. {"model": "mlp", "kwargs": {...}}) stored in
-    every checkpoint so that the model can be rebuilt from the file alone (``nabla eval``)."""
+    ``Trainer(model, loss_fn, optimizer, ...)`` (a model instead of a step) wraps them in a
+    ``ClassificationStep`` with ``metrics``.  ``scheduler``: an ``optim.lr_scheduler`` scheduler, stepped
+    once per epoch (``schedule_interval="epoch"``) or per optimizer step ("step"), or a
+    ``BudgetSchedule`` (set before every step from the share of the budget spent).  ``config``: a
+    JSON-able description stored in every checkpoint (``nabla eval`` rebuilds the model from it).
+    ``clock``: what ``time_budget`` counts, "wall" seconds or this process's "cpu" seconds."""
 
-    def __init__(self, model, loss_fn, optimizer, scheduler=None, metrics=("accuracy",), callbacks=(),
-                 progress: bool = True, config: dict | None = None, clip_grad_norm: float | None = None):
-        self.model, self.loss_fn, self.optimizer, self.scheduler = model, loss_fn, optimizer, scheduler
-        self.metrics = [_metric_fn(m) for m in metrics]
+    def __init__(self, step, loss_fn=None, optimizer=None, scheduler=None, metrics=("accuracy",), callbacks=(),
+                 progress: bool = True, config: dict | None = None, clip_grad_norm: float | None = None,
+                 schedule_interval: str = "epoch", log=None, clock: str = "wall"):
+        if not isinstance(step, Step):  # the classic form: Trainer(model, loss_fn, optimizer)
+            step = ClassificationStep(step, optimizer, loss_fn, metrics)
+        if schedule_interval not in ("epoch", "step"):
+            raise ValueError(f"Trainer: schedule_interval must be 'epoch' or 'step', got {schedule_interval!r}")
+        if clock not in _CLOCKS:
+            raise ValueError(f"Trainer: clock must be 'wall' or 'cpu', got {clock!r}")
+        self.step, step.trainer = step, self
+        self.scheduler, self.schedule_interval = scheduler, schedule_interval
         self.callbacks = list(callbacks)
-        self.progress = progress
-        self.config = dict(config or {})
-        self.clip_grad_norm = clip_grad_norm
+        if log is not None:
+            from .callbacks import ProgressLine
+            self.callbacks.append(ProgressLine(log))
+        self.progress, self.config, self.clip_grad_norm = progress, dict(config or {}), clip_grad_norm
+        self.clock = _CLOCKS[clock]
         self.history: dict[str, list] = {}
-        self.epoch = 0  # epochs completed
+        self.step_history: dict[str, list] = {}
+        self.epoch = 0              # epochs completed
+        self.global_step = 0        # optimizer steps done
+        self.batch_in_epoch = 0     # batches of the current epoch done
+        self.elapsed = 0.0          # seconds of training (evaluation excluded)
         self.stop_training = False
         self.train_loader = None
-        self._loader_state = None
+        self.planned_steps = None
+        self._sums, self._epoch_loader_state, self._resumed = {}, None, False
 
-    # ------------------------------------------------------------------ one epoch
-    def _train_epoch(self, loader, epoch, epochs):
-        model, opt = self.model, self.optimizer
-        model.train()
-        total, loss_sum = 0, 0.0
-        sums = {name: 0.0 for name, _ in self.metrics}
-        start = time.perf_counter()
-        bar = _progress(loader, len(loader) if hasattr(loader, "__len__") else None,
-                        f"epoch {epoch + 1}/{epochs}", self.progress)
-        for i, (x, y) in enumerate(bar):
-            x, y = _to_tensor(x), _to_tensor(y)
-            opt.zero_grad()
-            out = model(x)
-            loss = self.loss_fn(out, y)
-            value = float(loss.item())
-            if not math.isfinite(value):
-                raise TrainingDiverged(
-                    f"the loss became {value} at epoch {epoch + 1}, batch {i + 1}: training stopped. "
-                    "Try a smaller learning rate, gradient clipping, or check the inputs for NaN.")
-            loss.backward()
-            if self.clip_grad_norm is not None:
-                from ..nn.utils import clip_grad_norm_
-                clip_grad_norm_(model.parameters(), self.clip_grad_norm)
-            opt.step()
-            n = len(y)
-            total += n
-            loss_sum += value * n
-            for name, fn in self.metrics:
-                sums[name] += fn(main_output(out).data, y.data) * n
-            for cb in self.callbacks:
-                cb.on_batch_end(self, i, value)
-            if bar is not loader and (i % 10 == 0):
-                elapsed = time.perf_counter() - start
-                post = {"loss": f"{loss_sum / total:.4f}"}
-                post.update({k: f"{v / total:.4f}" for k, v in sums.items()})
-                post["samples/s"] = f"{total / max(elapsed, 1e-9):.0f}"
-                bar.set_postfix(post, refresh=False)
-        if bar is not loader:
-            bar.close()
-        logs = {"loss": loss_sum / max(total, 1)}
-        logs.update({k: v / max(total, 1) for k, v in sums.items()})
-        logs["time"] = time.perf_counter() - start
-        logs["samples_per_s"] = total / max(logs["time"], 1e-9)
-        return logs
+    # ------------------------------------------------------------------ conveniences
+    @property
+    def model(self):
+        return next(iter(self.step.models.values()))
 
-    # ------------------------------------------------------------------ public API
-    def fit(self, train_data, val_data=None, epochs: int = 1):
-        """Train until ``epochs`` epochs are complete (counting those a resumed run already did)."""
-        self.train_loader = train_data
-        self.stop_training = False
-        for cb in self.callbacks:
-            cb.on_train_begin(self)
-        while self.epoch < epochs and not self.stop_training:
-            epoch = self.epoch
-            for cb in self.callbacks:
-                cb.on_epoch_begin(self, epoch)
-            logs = self._train_epoch(train_data, epoch, epochs)
-            if val_data is not None:
-                logs.update({f"val_{k}": v for k, v in self.evaluate(val_data).items()})
-            logs["lr"] = self.optimizer.param_groups[0]["lr"]
-            if self.scheduler is not None:
-                if type(self.scheduler).__name__ == "ReduceLROnPlateau":
-                    self.scheduler.step(logs.get("val_loss", logs["loss"]))
-                else:
-                    self.scheduler.step()
-            self.epoch = epoch + 1
-            for k, v in logs.items():
-                self.history.setdefault(k, []).append(v)
-            for cb in self.callbacks:
-                cb.on_epoch_end(self, epoch, logs)
-        for cb in self.callbacks:
-            cb.on_train_end(self)
-        return self.history
-
-    def predict(self, data) -> np.ndarray:
-        """The model's outputs for every batch, concatenated (eval mode, no graph)."""
-        self.model.eval()
-        outs = []
-        with no_grad():
-            for batch in data:
-                x = batch[0] if isinstance(batch, (tuple, list)) else batch
-                outs.append(main_output(self.model(_to_tensor(x))).data)
-        return np.concatenate(outs) if outs else np.zeros((0,))
+    @property
+    def optimizer(self):
+        opts = self.step.optimizers()
+        return opts[0] if opts else None
 
     def evaluate(self, data) -> dict:
-        """Mean loss and the metrics over all of ``data`` (eval mode, no graph)."""
-        self.model.eval()
-        total, loss_sum, outs, targets = 0, 0.0, [], []
-        with no_grad():
-            for x, y in data:
-                x, y = _to_tensor(x), _to_tensor(y)
-                out = self.model(x)
-                loss_sum += float(self.loss_fn(out, y).item()) * len(y)
-                total += len(y)
-                outs.append(main_output(out).data)
-                targets.append(y.data)
-        result = {"loss": loss_sum / max(total, 1)}
-        if total:
-            scores, target = np.concatenate(outs), np.concatenate(targets)
-            result.update({name: float(fn(scores, target)) for name, fn in self.metrics})
-        return result
+        return self.step.evaluate(data)
+
+    def predict(self, data) -> np.ndarray:
+        return self.step.predict(data)
+
+    # ------------------------------------------------------------------ hooks the step calls
+    def before_optimizer_step(self, parameters) -> None:
+        """Between backward and each ``optimizer.step()``: callbacks see the gradients, then clipping."""
+        for cb in self.callbacks:
+            hook = getattr(cb, "on_before_optimizer_step", None)
+            if hook is not None:
+                hook(self, parameters)
+        if self.clip_grad_norm:
+            from ..nn.utils import clip_grad_norm_
+            clip_grad_norm_(parameters, self.clip_grad_norm)
+
+    def check_finite(self, value: float) -> None:
+        if not math.isfinite(value):
+            lr = self.optimizer.param_groups[0]["lr"] if self.optimizer is not None else float("nan")
+            raise TrainingDiverged(
+                f"the loss became {value} at epoch {self.epoch + 1}, batch {self.batch_in_epoch + 1} "
+                f"(step {self.global_step + 1}, lr {lr:.3g}): training stopped. Try a smaller learning rate, "
+                "gradient clipping, or check the inputs for NaN.")
+
+    # ------------------------------------------------------------------ the budget
+    def _plan(self, loader, epochs, max_steps, time_budget):
+        if epochs is None and max_steps is None and time_budget is None:
+            epochs = 1
+        for name, v in (("epochs", epochs), ("max_steps", max_steps), ("time_budget", time_budget)):
+            if v is not None and not (v > 0 and math.isfinite(v)):
+                raise ValueError(f"Trainer.fit: {name} must be a positive number, got {v}")
+        per_epoch = len(loader) if hasattr(loader, "__len__") else None
+        planned = math.inf
+        if epochs is not None and per_epoch is not None:
+            planned = int(math.ceil(epochs * per_epoch))
+        if max_steps is not None:
+            planned = min(planned, int(max_steps))
+        self.planned_steps = None if planned == math.inf else planned
+        self.budget = {"epochs": epochs, "max_steps": max_steps, "time_budget": time_budget,
+                       "steps_per_epoch": per_epoch}
+
+    def progress_fraction(self) -> float:
+        """The share of the budget spent: steps over planned steps, or seconds over the time budget."""
+        p = self.global_step / self.planned_steps if self.planned_steps else 0.0
+        if self.budget.get("time_budget"):
+            p = max(p, self.elapsed / self.budget["time_budget"])
+        return p
+
+    def _budget_spent(self) -> bool:
+        b = self.budget
+        if self.planned_steps is not None and self.global_step >= self.planned_steps:
+            return True
+        if b["epochs"] is not None and self.epoch >= b["epochs"]:
+            return True
+        return b["time_budget"] is not None and self.elapsed >= b["time_budget"]
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, train_data, val_data=None, epochs=None, max_steps: int | None = None,
+            time_budget: float | None = None, eval_every: int | None = None):
+        """Train until ``epochs`` epochs, ``max_steps`` steps or ``time_budget`` seconds are done (counting
+        what a resumed run already did), whichever comes first; returns ``history``."""
+        self._plan(train_data, epochs, max_steps, time_budget)
+        self.train_loader, self.val_data, self.eval_every = train_data, val_data, eval_every
+        self.stop_training = False
+        self._call("on_train_begin")
+        while not self._budget_spent() and not self.stop_training:
+            finished_epoch = self._run_epoch(train_data)
+            if not finished_epoch:
+                break
+        if self._sums:  # steps since the last row: one more row (a step budget inside an epoch)
+            self._evaluation_row()
+        self._base_lrs_back()
+        self._call("on_train_end")
+        return self.history
+
+    def _run_epoch(self, loader) -> bool:
+        """One epoch (or the rest of it, after a resume); True when it ran to its end."""
+        epoch = self.epoch
+        batches = self._epoch_batches(loader, epoch)
+        self.step.begin_epoch(epoch)
+        self._call("on_epoch_begin", epoch)
+        total = len(loader) if hasattr(loader, "__len__") else None
+        desc = f"epoch {epoch + 1}" + (f"/{self.budget['epochs']}" if self.budget["epochs"] else "")
+        bar = _progress_bar(batches, total, desc, self.progress)
+        if bar is not batches and self.batch_in_epoch:
+            bar.update(self.batch_in_epoch)
+        self.step.train(True)
+        start = self.clock()
+        ran_to_end = True
+        for batch in bar:
+            self._one_step(batch, bar)
+            self.elapsed += self.clock() - start
+            if self.eval_every and self.global_step % self.eval_every == 0:
+                self._evaluation_row()
+            if self._step_budget_spent():  # the budget ends inside the epoch, or exactly at its end
+                ran_to_end = total is not None and self.batch_in_epoch >= total
+                break
+            start = self.clock()
+        if bar is not batches:
+            bar.close()
+        if ran_to_end:
+            self._end_epoch(epoch)
+        return ran_to_end
+
+    def _step_budget_spent(self) -> bool:
+        b = self.budget
+        if self.stop_training or (self.planned_steps is not None and self.global_step >= self.planned_steps):
+            return True
+        return b["time_budget"] is not None and self.elapsed >= b["time_budget"]
+
+    def _epoch_batches(self, loader, epoch):
+        """The epoch's batches; after a mid-epoch resume, the loader is put back where the epoch began
+        and the batches already done are skipped (the global generator restored after the skip)."""
+        if hasattr(loader, "set_epoch"):
+            loader.set_epoch(epoch)
+        if self._resumed and self._epoch_loader_state is not None and hasattr(loader, "load_state_dict"):
+            loader.load_state_dict(self._epoch_loader_state)
+        elif hasattr(loader, "state_dict"):
+            self._epoch_loader_state = loader.state_dict()
+        it = iter(loader)
+        if self._resumed and self.batch_in_epoch:
+            rng = backend.get_rng_state()
+            for _ in range(self.batch_in_epoch):
+                next(it)
+            backend.set_rng_state(rng)
+        self._resumed = False
+        return it
+
+    def _one_step(self, batch, bar) -> dict:
+        self._set_budget_lr()
+        logs = self.step.train_step(batch)
+        self.check_finite(logs["loss"])
+        self.global_step += 1
+        self.batch_in_epoch += 1
+        n = logs.pop("batch_size", 1)
+        self._sums["_n"] = self._sums.get("_n", 0) + n
+        for k, v in logs.items():
+            self._sums[k] = self._sums.get(k, 0.0) + v * n
+            self.step_history.setdefault(k, []).append(v)
+        if self.scheduler is not None and self.schedule_interval == "step" \
+                and not isinstance(self.scheduler, BudgetSchedule):
+            self.scheduler.step()
+        for cb in self.callbacks:
+            cb.on_batch_end(self, self.batch_in_epoch - 1, logs["loss"])
+        if bar is not None and hasattr(bar, "set_postfix") and self.batch_in_epoch % 10 == 1:
+            bar.set_postfix({k: f"{v / self._sums['_n']:.4f}" for k, v in self._sums.items() if k != "_n"},
+                            refresh=False)
+        return logs
+
+    def _set_budget_lr(self) -> None:
+        if not isinstance(self.scheduler, BudgetSchedule):
+            return
+        progress = self.progress_fraction()
+        for g in self.step_groups():
+            g["lr"] = self.scheduler.lr(g.setdefault("initial_lr", g["lr"]), self.global_step, progress)
+
+    def step_groups(self):
+        return [g for opt in self.step.optimizers() for g in opt.param_groups]
+
+    def _base_lrs_back(self) -> None:
+        """A budget schedule leaves each group at its base rate (what a later run starts from)."""
+        if isinstance(self.scheduler, BudgetSchedule):
+            for g in self.step_groups():
+                if "initial_lr" in g:
+                    g["lr"] = g.pop("initial_lr")
+
+    def _end_epoch(self, epoch: int) -> None:
+        self.epoch = epoch + 1
+        self.batch_in_epoch = 0
+        self._epoch_loader_state = None  # a checkpoint now records the loader as the next epoch finds it
+        row = None
+        if not self.eval_every:
+            row = self._evaluation_row(epoch_end=True)
+        if self.scheduler is not None and self.schedule_interval == "epoch" \
+                and not isinstance(self.scheduler, BudgetSchedule):
+            if type(self.scheduler).__name__ == "ReduceLROnPlateau":
+                source = row or self.history
+                self.scheduler.step(_last(source, "val_loss", _last(source, "loss", 0.0)))
+            else:
+                self.scheduler.step()
+        self._call("on_epoch_end", epoch, row if row is not None else {})
+
+    def _evaluation_row(self, epoch_end: bool = False) -> dict:
+        """Close the running means into a history row, add the validation figures, tell the callbacks."""
+        n = self._sums.pop("_n", 0)
+        row = {"epoch": self.epoch if epoch_end else self.epoch + self.batch_in_epoch / max(
+            self.budget.get("steps_per_epoch") or 1, 1), "step": self.global_step}
+        row.update({k: v / max(n, 1) for k, v in self._sums.items()})
+        self._sums = {}
+        if self.val_data is not None:
+            t0 = time.perf_counter()
+            row.update({f"val_{k}": v for k, v in self.step.evaluate(self.val_data).items()})
+            row["eval_time"] = time.perf_counter() - t0
+            self.step.train(True)
+        groups = self.step_groups()
+        row["lr"] = groups[0]["lr"] if groups else 0.0
+        row["time"] = self.elapsed
+        for k, v in row.items():
+            self.history.setdefault(k, []).append(v)
+        self._call("on_evaluate", row)
+        return row
+
+    def _call(self, hook: str, *args) -> None:
+        for cb in self.callbacks:
+            fn = getattr(cb, hook, None)
+            if fn is not None:
+                fn(self, *args)
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
-        state = {
-            "model": {k: v for k, v in self.model.state_dict().items()},
-            "optimizer": self.optimizer.state_dict(),
-            "epoch": self.epoch,
-            "history": self.history,
-            "rng": backend.get_rng_state(),
-            "config": self.config,
-        }
-        if self.scheduler is not None:
+        state = dict(self.step.state_dict())
+        state.update({"epoch": self.epoch, "global_step": self.global_step, "batch_in_epoch": self.batch_in_epoch,
+                      "elapsed": self.elapsed, "history": self.history, "rng": backend.get_rng_state(),
+                      "config": self.config, "running": dict(self._sums)})
+        if self.scheduler is not None and hasattr(self.scheduler, "state_dict"):
             state["scheduler"] = self.scheduler.state_dict()
-        if hasattr(self.train_loader, "state_dict"):  # the loader's shuffling generator
+        if self._epoch_loader_state is not None:  # the loader as it was when this epoch began
+            state["loader"] = self._epoch_loader_state
+        elif hasattr(self.train_loader, "state_dict"):
             state["loader"] = self.train_loader.state_dict()
         return state
 
@@ -196,27 +319,34 @@ class Trainer:
 
     def load_state_dict(self, state: dict) -> None:
         try:
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
+            self.step.load_state_dict(state)
         except KeyError as e:
             raise CheckpointError(f"checkpoint lacks {e}: it was not written by Trainer.save_checkpoint") from None
-        if self.scheduler is not None and "scheduler" in state:
+        if self.scheduler is not None and "scheduler" in state and hasattr(self.scheduler, "load_state_dict"):
             self.scheduler.load_state_dict(state["scheduler"])
         self.epoch = int(state.get("epoch", 0))
+        self.global_step = int(state.get("global_step", 0))
+        self.batch_in_epoch = int(state.get("batch_in_epoch", 0))
+        self.elapsed = float(state.get("elapsed", 0.0))
         self.history = {k: list(v) for k, v in state.get("history", {}).items()}
+        self._sums = dict(state.get("running", {}))
         if "rng" in state:
             backend.set_rng_state(state["rng"])
-        self._loader_state = state.get("loader")
+        self._epoch_loader_state = state.get("loader")
+        self._resumed = True
 
     def resume(self, path, train_data=None) -> dict:
         """Load a checkpoint written by ``save_checkpoint``; ``fit`` then continues where it stopped."""
         state = load_checkpoint(path)
         self.load_state_dict(state)
-        loader = train_data if train_data is not None else self.train_loader
-        if self._loader_state is not None and hasattr(loader, "load_state_dict"):
-            loader.load_state_dict(self._loader_state)
-        self.train_loader = loader
+        if train_data is not None:
+            self.train_loader = train_data
         return state
+
+
+def _last(history_or_row: dict, key: str, default):
+    v = history_or_row.get(key, default)
+    return v[-1] if isinstance(v, list) and v else (default if isinstance(v, list) else v)
 
 
 def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1, metrics=("accuracy",),

@@ -14,7 +14,8 @@ from .synthetic import LinearData
 
 __all__ = ["MNIST", "FashionMNIST", "MNIST5k", "Digits", "LinearData", "ImageDataset", "REGISTRY", "register",
            "get_dataset", "list_datasets", "dataset_names", "data_root", "read_idx", "write_idx",
-           "ChecksumError", "CorruptFileError", "DatasetNotFoundError", "FetchError"]
+           "ChecksumError", "CorruptFileError", "DatasetNotFoundError", "FetchError", "get_dataset_class",
+           "datasets_for_task"]
 
 # name -> class; later issues register more (CIFAR-like sets, text corpora)
 REGISTRY: dict = {}
@@ -53,15 +54,36 @@ def get_dataset(name: str, *args, **kwargs):
     return _resolve(name)(*args, **kwargs)
 
 
+def get_dataset_class(name: str):
+    """The class registered as ``name``: its facts (``task``, ``normalize``, ``mirror_preserves_labels``,
+    ``metric``...) without loading any data."""
+    return _resolve(name)
+
+
+def datasets_for_task(task: str) -> list:
+    """The registered data sets of a task ("classification", "regression", "lm", "seq2seq", ...)."""
+    return [name for name, cls in REGISTRY.items() if getattr(cls, "task", None) == task]
+
+
+def _source_label(cls) -> str:
+    """Where a data set's files come from: a PyPI or Debian package (text sets: one per part), or generated."""
+    if getattr(cls, "source", None) is not None:
+        return cls.source.label
+    parts = getattr(cls, "parts", None) or {}
+    return ", ".join(sorted({src.label for src, _, _ in parts.values()})) or "generated"
+
+
 def list_datasets(root=None) -> list:
     """One dict per registered data set: name, description, sizes (per split), image shape, number of
     classes, whether it is present locally (loadable without fetching), and how to install it."""
     out = []
     for name, cls in REGISTRY.items():
-        out.append({"name": name, "description": cls.description, "sizes": dict(cls.sizes),
+        out.append({"name": name, "task": getattr(cls, "task", None), "description": cls.description,
+                    "sizes": dict(cls.sizes),
                     "train": cls.sizes.get("train"), "test": cls.sizes.get("test"),
                     "shape": (1,) + tuple(cls.image_shape), "num_classes": len(cls.classes),
                     "present": cls.is_present(root), "install": cls.install_hint(),
+                    "source": _source_label(cls),
                     "location": str(cls.folder(root))})
     return out
 from . import text_registry  # noqa: E402,F401  (the text data sets: nabla.data.text)

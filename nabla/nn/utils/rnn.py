@@ -14,7 +14,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ...autograd.tensor import Tensor
+from ...autograd.tensor import Tensor, from_numpy
 from ...ops.index import index_select
 from ...ops.shape import cat, transpose
 
@@ -61,7 +61,7 @@ def _ints(x) -> np.ndarray:
 
 
 def _as_tensor_ints(a) -> Tensor:
-    return Tensor._make(np.asarray(a, dtype=np.int64), None)
+    return from_numpy(np.asarray(a, dtype=np.int64))
 
 
 def _check_lengths(lengths, batch, steps, who) -> np.ndarray:
@@ -112,7 +112,7 @@ def packed_data_to_padded(data: Tensor, bs: np.ndarray, total_length=None, paddi
     B = int(bs[0]) if len(bs) else 0
     n = data.shape[0]
     feat = tuple(data.shape[1:])
-    pad_row = Tensor._make(np.full((1,) + feat, padding_value, dtype=data.dtype), None)
+    pad_row = from_numpy(np.full((1,) + feat, padding_value, dtype=data.dtype))
     src = np.full(T * B, n, dtype=np.int64)  # padding positions read the extra padding row
     src[_valid_positions(np.asarray(bs), B)] = np.arange(n)
     return cat([data, pad_row], 0)[src].reshape((T, B) + feat)
@@ -182,7 +182,7 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
     B, T = len(sequences), int(lengths.max())
     data = cat(list(sequences), 0)
     n = data.shape[0]
-    pad_row = Tensor._make(np.full((1,) + feat, padding_value, dtype=data.dtype), None)
+    pad_row = from_numpy(np.full((1,) + feat, padding_value, dtype=data.dtype))
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     t = np.arange(T)[:, None]
     offset = t if padding_side == "right" else t - (T - lengths)[None, :]
@@ -222,7 +222,7 @@ def sequence_mask(lengths, max_len: int | None = None, dtype=bool, batch_first: 
     mask = np.arange(T)[None, :] < arr[:, None]
     if not batch_first:
         mask = mask.T
-    return Tensor._make(np.ascontiguousarray(mask).astype(dtype), None)
+    return from_numpy(np.ascontiguousarray(mask).astype(dtype))
 
 
 def detach_hidden(hidden):

@@ -1,0 +1,56 @@
+"""The ``nabla`` command: parsing and dispatch only, one module per command.
+
+    nabla train [MODEL] [--dataset NAME] [--epochs N] [--set key=value] [--resume CKPT] ...
+    nabla eval CKPT | nabla sample CKPT | nabla models | nabla datasets
+    nabla experiment NAME [--out DIR] [--quick] | nabla experiment --list
+    nabla bench [WORKLOAD ...]
+
+What each command does lives in the library (``nabla.train.run``, ``nabla.experiments``); no model or
+data-set name appears here: the registries know them.  Errors are one line on stderr (exit 2 for a
+request that cannot start, 1 for a failure on the way), never a traceback (``NABLA_DEBUG=1`` shows it).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from . import bench, datasets, eval as eval_cmd, experiment, models, sample, train
+from .common import UsageError, report_error
+
+COMMANDS = {"train": train, "eval": eval_cmd, "sample": sample, "models": models, "datasets": datasets,
+            "experiment": experiment, "bench": bench}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nabla", description="nabla: deep learning from first principles on NumPy")
+    sub = p.add_subparsers(dest="command")
+    for module in COMMANDS.values():
+        module.add_parser(sub)
+    return p
+
+
+def _keep_freed_memory() -> None:
+    """The command (not the library) keeps freed memory for the next step: faster steps (nabla.memory)."""
+    if os.environ.get("NABLA_KEEP_FREED_MEMORY", "1").strip().lower() not in ("0", "false", "no", "off"):
+        from ..memory import keep_freed_memory
+        keep_freed_memory()
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"):
+        argv = ["train"] + argv  # `nabla` alone, or `nabla --epochs 3`: train the default model
+    args = parser.parse_args(argv)
+    _keep_freed_memory()
+    try:
+        result = COMMANDS[args.command].run(args)
+    except BaseException as e:  # noqa: BLE001 - every failure becomes one line and an exit code
+        if isinstance(e, SystemExit):
+            raise
+        return report_error(args.command, e)
+    return 0 if result is not False else 1
+
+
+__all__ = ["main", "build_parser", "UsageError"]

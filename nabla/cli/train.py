@@ -1,0 +1,93 @@
+"""``nabla train [MODEL]``: train a registered model on a registered data set (see ``nabla.train.run``)."""
+from __future__ import annotations
+
+# flag -> (training setting, argparse type, help); every one defaults to None: "not given", so the model's
+# training defaults apply and a resumed run can tell a contradiction from an omission
+SETTING_FLAGS = {
+    "epochs": (float, "passes over the training data (default: the model's)"),
+    "batch-size": (int, "samples per step (default: the model's)"),
+    "optimizer": (str, "sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw (default: the model's)"),
+    "lr": (float, "learning rate (default: the model's, else the optimizer's)"),
+    "weight-decay": (float, "L2 weight decay"),
+    "scheduler": (str, "cosine, step, none or warmup-cosine (default: the model's task's)"),
+    "seed": (int, "random seed (default 0)"),
+    "patience": (int, "early-stopping patience in evaluations (0: off)"),
+    "max-steps": (int, "stop after this many optimizer steps"),
+    "time-budget": (float, "stop after this many seconds of training (evaluation excluded)"),
+    "budget-clock": (str, "what --time-budget counts: wall or cpu"),
+    "clip": (float, "gradient-norm clipping threshold (0: off)"),
+    "warmup": (int, "learning-rate warm-up steps (warmup-cosine schedule)"),
+    "eval-every": (int, "steps between evaluations (default: each epoch)"),
+    "eval-tokens": (int, "validation tokens scored during training (language models)"),
+    "seq-len": (int, "tokens per training window (language models)"),
+}
+
+
+def add_sampling_arguments(g, num_samples: int = 2) -> None:
+    g.add_argument("--prompt", default="In the beginning", help="text a language model's samples start from")
+    g.add_argument("--temperature", type=float, default=0.8)
+    g.add_argument("--top-k", type=int, default=10)
+    g.add_argument("--length", type=int, default=300, help="tokens to sample")
+    g.add_argument("--num-samples", type=int, default=num_samples)
+
+
+def add_parser(sub) -> None:
+    t = sub.add_parser("train", help="train a model on a data set (default: the registry's default model)")
+    t.add_argument("model", nargs="?", help="a registered model (see `nabla models`); with --resume: "
+                   "taken from the checkpoint")
+    t.add_argument("--dataset", help="a registered data set (see `nabla datasets`); default: the model's")
+    for flag, (kind, help_text) in SETTING_FLAGS.items():
+        t.add_argument(f"--{flag}", type=kind, default=None, help=help_text)
+    t.add_argument("--augment", action="store_true", default=None,
+                   help="random crops of the image padded by 2 pixels (and mirror images where labels allow)")
+    t.add_argument("--dropout", default=None, help="the model's dropout option (same as --set dropout=P)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="a model option, e.g. --set width=256")
+    t.add_argument("--out", help="run folder (default: a fresh runs/MODEL-DATASET[-N])")
+    t.add_argument("--resume", metavar="CKPT", help="continue the run a checkpoint records (nothing else needed)")
+    t.add_argument("--overwrite", action="store_true", help="replace the run an existing --out holds")
+    t.add_argument("--no-download", action="store_true", help="fail instead of fetching a missing data set")
+    t.add_argument("--quiet", action="store_true", help="no progress bars (the line per evaluation stays)")
+    t.add_argument("--beam-size", type=int, default=1, help="beam width for the final seq2seq evaluation")
+    t.add_argument("--eval-limit", type=int, default=None,
+                   help="final evaluation on the first N validation / test tokens or pairs (default: all)")
+    add_sampling_arguments(t.add_argument_group("samples printed after training a language model"))
+
+
+def _options(args) -> dict:
+    from .common import UsageError
+    options = {}
+    for pair in args.set or []:
+        if "=" not in pair:
+            raise UsageError(f"--set expects key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        options[key.strip()] = value
+    if args.dropout is not None:
+        options["dropout"] = args.dropout
+    return options
+
+
+def request_from(args):
+    """The flags as a ``Request``: given settings checked one by one, naming the flag."""
+    from ..train.run import Request
+    from .common import UsageError, check_flag, check_out_folder
+    settings = {}
+    for flag in SETTING_FLAGS:
+        value = getattr(args, flag.replace("-", "_"))
+        if value is not None:
+            settings[flag.replace("-", "_")] = check_flag(flag, flag.replace("-", "_"), value)
+    if args.augment:
+        settings["augment"] = True
+    for flag in ("beam_size", "length", "num_samples"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            raise UsageError(f"--{flag.replace('_', '-')} must be positive, got {getattr(args, flag)}")
+    if args.out is not None and not args.resume:  # before any work: a folder that cannot be written
+        check_out_folder(args.out)
+    sampling = {k: getattr(args, k) for k in ("prompt", "temperature", "top_k", "length", "num_samples")}
+    return Request(model=args.model, dataset=args.dataset, options=_options(args), settings=settings,
+                   out=args.out, resume=args.resume, overwrite=args.overwrite, download=not args.no_download,
+                   progress=not args.quiet, eval_limit=args.eval_limit, beam_size=args.beam_size, sampling=sampling)
+
+
+def run(args, echo=print):
+    from ..train import run as runs
+    return runs.train(request_from(args), echo=echo)

@@ -1,0 +1,358 @@
+"""A training run, as ``nabla train`` starts it: a model from the registry, a data set, settings resolved
+from the defaults, the model's entry, a resumed checkpoint and the user's flags; a run folder of its own;
+the one Trainer; the test figures at the end.  Also what ``nabla eval`` and ``nabla sample`` do with a
+checkpoint.  The command line only parses and calls these (``nabla.cli``).
+
+Run folders: each run gets a fresh one, ``runs/<model>-<dataset>``, then ``-2``, ``-3``...; an explicit
+folder that already holds a run is refused unless the run is resumed or ``overwrite`` is asked for.
+Checkpoints record the model, its options, the data set and every setting, so a resume needs nothing
+else; a setting given again on resume must agree with the record, except the budget (``EXTENDABLE``):
+a larger budget re-plans the schedule over the new total.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import backend
+from ..models import build_model, default_model_name, get_model_entry
+from . import settings as S
+from .callbacks import CSVLogger, EarlyStopping, JSONLogger, ModelCheckpoint, ProgressLine
+from .checkpoint import CheckpointError, load_checkpoint
+from .tasks import check_dataset, get_task
+from .trainer import Trainer
+
+RUN_FILES = ("last.safetensors", "best.safetensors", "history.json", "history.csv")
+
+
+class RunError(ValueError):
+    """A request that cannot start: a contradiction with the checkpoint, a folder that holds a run or cannot
+    be written, an option of the wrong type."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run; ``last`` is the checkpoint that resumes it (None if none was written yet)."""
+
+    def __init__(self, last):
+        super().__init__(last)
+        self.last = last
+
+
+@dataclass
+class Request:
+    """What the user asked for (``nabla train`` flags); None: not given."""
+    model: str | None = None
+    dataset: str | None = None
+    options: dict = field(default_factory=dict)    # option -> text (``--set``), parsed by the registry
+    settings: dict = field(default_factory=dict)   # training settings given explicitly (typed)
+    out: str | None = None
+    resume: str | None = None
+    overwrite: bool = False
+    download: bool = True
+    progress: bool = True
+    eval_limit: int | None = None
+    beam_size: int = 1
+    sampling: dict = field(default_factory=dict)   # prompt, temperature, top_k, length, num_samples
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+def check_finite_weights(state: dict, path) -> None:
+    """A checkpoint whose weights are NaN or infinite is damaged (or its run diverged): say so, by tensor."""
+    weights = state.get("model") or {}
+    for name, w in weights.items():
+        a = np.asarray(w)
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            bad = int((~np.isfinite(a)).sum())
+            raise CheckpointError(f"checkpoint {os.fspath(path)!r} holds non-finite values: tensor {name!r} has "
+                                  f"{bad} NaN/inf of {a.size}; the file is damaged or its run diverged")
+
+
+def read_checkpoint(path) -> tuple:
+    """``(state, config)`` of a checkpoint written by ``nabla train``, its weights checked."""
+    state = load_checkpoint(path)
+    config = state.get("config") or {}
+    if "model" not in config:
+        raise CheckpointError(f"{os.fspath(path)!r} holds no model configuration: it was not written by "
+                              "`nabla train`")
+    check_finite_weights(state, path)
+    return state, config
+
+
+def recorded_settings(config: dict) -> dict:
+    """The settings a checkpoint records (older files: the flat keys they kept)."""
+    if "settings" in config:
+        return dict(config["settings"])
+    flat = {k: config[k] for k in ("optimizer", "lr", "batch_size", "seed", "scheduler", "augment", "seq_len",
+                                   "time_budget", "budget_clock") if k in config}
+    return {k: v for k, v in flat.items() if v is not None}
+
+
+# ---------------------------------------------------------------------------------------------- run folders
+def _holds_run(folder) -> bool:
+    return any(os.path.exists(os.path.join(folder, f)) for f in RUN_FILES)
+
+
+def check_writable(folder) -> None:
+    """Create ``folder`` if needed and write a probe file in it: a one-line RunError before any work."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise RunError(f"cannot write the run folder {os.fspath(folder)!r}: {e.strerror or e}") from None
+
+
+def claim_run_folder(base: str) -> str:
+    """``base``, else ``base-2``, ``base-3``...: the first that does not exist, created at once (two runs
+    started together never share one)."""
+    parent = os.path.dirname(base) or "."
+    check_writable(parent)
+    for i in range(1, 10_000):
+        folder = base if i == 1 else f"{base}-{i}"
+        try:
+            os.makedirs(folder)
+            return folder
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise RunError(f"cannot create the run folder {folder!r}: {e.strerror or e}") from None
+    raise RunError(f"too many runs named {base!r}-N; pass --out")
+
+
+def choose_folder(request: Request, model: str, dataset: str) -> str:
+    if request.resume:
+        folder = os.path.dirname(os.path.abspath(request.resume))
+        if request.out and os.path.abspath(request.out) != folder:
+            raise RunError(f"--out {request.out!r} contradicts the resumed run's folder {folder!r}: a resumed run "
+                           "continues in its own folder")
+        check_writable(folder)
+        return folder
+    if request.out is None:
+        return claim_run_folder(os.path.join("runs", f"{model}-{dataset}"))
+    if os.path.isfile(request.out):
+        raise RunError(f"--out {request.out!r} is a file, not a folder")
+    if _holds_run(request.out) and not request.overwrite:
+        raise RunError(f"{request.out!r} already holds a run: pass --resume {os.path.join(request.out, 'last.safetensors')}"
+                       f" to continue it, --overwrite to replace it, or another --out")
+    check_writable(request.out)
+    if request.overwrite:
+        for f in RUN_FILES:
+            if os.path.exists(os.path.join(request.out, f)):
+                os.unlink(os.path.join(request.out, f))
+    return request.out
+
+
+# ---------------------------------------------------------------------------------------------- what to run
+def _disagree(what: str, given, recorded) -> RunError:
+    return RunError(f"{what} {given!r} contradicts the checkpoint, which records {recorded!r}; leave it out "
+                    "to continue the run as recorded, or start a new run")
+
+
+def _resolve_names(request: Request, config: dict) -> tuple:
+    """``(entry, dataset name, recorded settings)``; on resume, model and data set come from the checkpoint."""
+    if config:
+        if request.model and request.model != config["model"]:
+            raise _disagree("model", request.model, config["model"])
+        entry = get_model_entry(config["model"])
+        dataset = config["dataset"]
+        if request.dataset and check_dataset(entry, request.dataset) != dataset:
+            raise _disagree("--dataset", request.dataset, dataset)
+        return entry, dataset, recorded_settings(config)
+    try:
+        entry = get_model_entry(request.model or default_model_name())
+    except KeyError as e:
+        raise RunError(str(e).strip("'\"")) from None
+    return entry, check_dataset(entry, request.dataset or entry.default_dataset), {}
+
+
+def _resolve_options(entry, request: Request, config: dict) -> dict:
+    options = {}
+    for name, text in request.options.items():
+        try:
+            key, value = entry.parse_option(name, text)
+        except ValueError as e:
+            raise RunError(str(e)) from None
+        options[key] = value
+    recorded = (config or {}).get("options")
+    if recorded is not None:
+        for k, v in options.items():
+            if recorded.get(k) != v:
+                raise _disagree(f"--set {k}=", v, recorded.get(k))
+        return dict(recorded)
+    return options
+
+
+def _resolve_settings(entry, request: Request, recorded: dict) -> dict:
+    if recorded:
+        for k, v in request.settings.items():
+            if k not in S.EXTENDABLE and k in recorded and recorded[k] != v:
+                raise _disagree(f"--{k.replace('_', '-')}", v, recorded[k])
+    try:
+        return S.resolve(entry.task, entry.training, recorded, request.settings)
+    except S.SettingsError as e:
+        raise RunError(str(e)) from None
+
+
+def run_config(entry, dataset, options, settings, data, optimizer) -> dict:
+    """What a checkpoint records: enough to rebuild the model, its data, and to continue the run."""
+    settings = dict(settings, lr=optimizer.param_groups[0]["lr"])  # the rate actually used
+    return {"model": entry.name, "task": entry.task, "options": {**entry.options, **options}, "dataset": dataset,
+            "in_shape": list(data.in_shape), "num_classes": int(data.num_classes), **data.config,
+            "settings": settings,
+            # the flat keys older readers look for
+            "optimizer": settings["optimizer"], "lr": settings["lr"], "batch_size": settings["batch_size"],
+            "seed": settings["seed"], "scheduler": settings["scheduler"], "augment": settings["augment"]}
+
+
+def _budget_text(settings, steps_per_epoch) -> str:
+    per = f" of {steps_per_epoch} steps" if steps_per_epoch else ""
+    parts = []
+    if settings["epochs"]:
+        n = settings["epochs"]
+        parts.append(f"{n:g} epoch{'' if n == 1 else 's'}{per}")
+    if settings["max_steps"]:
+        parts.append(f"{settings['max_steps']} steps")
+    if settings["time_budget"]:
+        parts.append(f"{settings['time_budget']:g} s ({settings['budget_clock']} clock)")
+    return ("up to " if len(parts) > 1 else "") + " / ".join(parts)
+
+
+@dataclass
+class Run:
+    """A run put together and ready to train (``prepare``)."""
+    entry: object
+    task: object
+    dataset: str
+    settings: dict
+    folder: str
+    data: object
+    trainer: Trainer
+    checkpoints: ModelCheckpoint
+    state: dict | None = None
+
+
+def prepare(request: Request, echo=print) -> Run:
+    """Everything checked and built, nothing trained: model, data, step, Trainer, callbacks, run folder."""
+    state, config = read_checkpoint(request.resume) if request.resume else (None, {})
+    entry, dataset, recorded = _resolve_names(request, config)
+    options = _resolve_options(entry, request, config)
+    settings = _resolve_settings(entry, request, recorded)
+    for option, setting in entry.options_from_settings.items():
+        options.setdefault(option, settings[setting])
+    task = get_task(entry.task)
+    folder = choose_folder(request, entry.name, dataset)
+    backend.manual_seed(settings["seed"])
+    data = task.load(dataset, settings, request.download, config or None)
+    try:
+        model = build_model(entry.name, data.in_shape, data.num_classes, **options)
+    except (TypeError, ValueError) as e:
+        raise RunError(str(e)) from None
+    optimizer = S.make_optimizer(settings, model.parameters())
+    scheduler, interval = S.make_scheduler(settings, optimizer)
+    step, loader, val = task.make_step(entry, model, optimizer, data, settings)
+    data.extra.update(loader=loader, val_data=val)
+    checkpoints = ModelCheckpoint(folder, monitor=step.monitor[0], mode=step.monitor[1])
+    callbacks = [checkpoints, CSVLogger(os.path.join(folder, "history.csv")),
+                 JSONLogger(os.path.join(folder, "history.json")), ProgressLine(echo)]
+    if settings["patience"]:
+        callbacks.append(EarlyStopping(step.monitor[0], patience=settings["patience"], mode=step.monitor[1]))
+    trainer = Trainer(step, scheduler=scheduler, schedule_interval=interval, callbacks=callbacks,
+                      progress=request.progress, clip_grad_norm=settings["clip"] or None,
+                      config=run_config(entry, dataset, options, settings, data, optimizer),
+                      clock=settings["budget_clock"])
+    if state is not None:
+        trainer.load_state_dict(state)
+        S.replan(scheduler, settings, trainer.epoch)
+    return Run(entry, task, dataset, settings, folder, data, trainer, checkpoints, state)
+
+
+def _opening(run: Run, echo) -> None:
+    t, s, loader = run.trainer, run.settings, run.data.extra["loader"]
+    if run.state is not None:
+        echo(f"resumed the run in {run.folder} at epoch {t.epoch}, step {t.global_step}")
+    lr = t.optimizer.param_groups[0].get("initial_lr", t.optimizer.param_groups[0]["lr"])
+    echo(f"run folder: {run.folder}")
+    echo(f"training {run.entry.name} ({t.model.num_parameters():,} parameters) on {run.dataset} ({run.data.sizes}), "
+         f"{s['optimizer']} lr={lr:g} ({s['scheduler']} schedule), batch {s['batch_size']}, "
+         f"{_budget_text(s, len(loader) if hasattr(loader, '__len__') else None)}, "
+         + (f"clip {s['clip']:g}, " if s["clip"] else "") + f"seed {s['seed']}")
+
+
+def _budget_spent(run: Run) -> bool:
+    t, s = run.trainer, run.settings
+    per = len(run.data.extra["loader"])
+    planned = [s["epochs"] * per if s["epochs"] else None, s["max_steps"]]
+    planned = min(p for p in planned if p is not None) if any(p is not None for p in planned) else None
+    if planned is not None and t.global_step >= planned:
+        return True
+    return bool(s["time_budget"]) and t.elapsed >= s["time_budget"]
+
+
+def train(request: Request, echo=print) -> dict:
+    """``nabla train``: prepare, train within the budget, report on the test split."""
+    run = prepare(request, echo)
+    t, s = run.trainer, run.settings
+    if run.state is not None and _budget_spent(run):
+        echo(f"the run in {run.folder} is complete ({t.epoch} epochs, {t.global_step} steps): nothing to do; pass "
+             "a larger --epochs, --max-steps or --time-budget to extend it")
+        return {"complete": True, "folder": run.folder}
+    _opening(run, echo)
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    try:
+        t.fit(run.data.extra["loader"], run.data.extra["val_data"], epochs=s["epochs"], max_steps=s["max_steps"],
+              time_budget=s["time_budget"], eval_every=s["eval_every"])
+    except KeyboardInterrupt:
+        last = run.checkpoints.last_path
+        raise RunInterrupted(last if os.path.exists(last) else None) from None
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    echo(f"trained {t.epoch} epoch{'' if t.epoch == 1 else 's'} ({t.global_step} steps): {t.elapsed:.1f} s of "
+         f"training by the {s['budget_clock']} clock ({wall:.1f} s wall, {cpu:.1f} s CPU including evaluation)")
+    report = {"elapsed": wall, "dataset": run.dataset, "download": request.download,
+              "eval_limit": request.eval_limit, "beam_size": request.beam_size, "sampling": request.sampling}
+    result = run.task.final_report(t, run.data, s, report, echo)
+    written = run.checkpoints.written
+    best = run.checkpoints.best
+    echo("checkpoints: " + ", ".join(
+        f"{p} ({'last' if p.endswith('last.safetensors') else f'best within this run by {run.checkpoints.monitor}'})"
+        for p in written) + (f"; best {run.checkpoints.monitor} {best:.4f}" if best is not None else ""))
+    echo(f"run folder: {run.folder}")
+    return {**result, "folder": run.folder, "history": t.history, "steps": t.global_step}
+
+
+# ---------------------------------------------------------------------------------------------- eval / sample
+def rebuild_from_checkpoint(path) -> tuple:
+    """``(model, config, state)`` from a checkpoint written by ``nabla train``: no code is executed."""
+    state, config = read_checkpoint(path)
+    entry = get_model_entry(config["model"])
+    try:
+        model = entry.rebuild(config, state["model"])
+    except (KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(f"{os.fspath(path)!r}: its weights do not fit the model it records ({e})") from None
+    return model, config, state
+
+
+def _checkpoint_task(config):
+    return get_task(config.get("task") or get_model_entry(config["model"]).task)
+
+
+def evaluate(path, dataset: str | None = None, download: bool = True, eval_limit: int | None = None,
+             beam_size: int = 1, echo=print) -> dict:
+    """``nabla eval``: the checkpoint's model on a data set's test split (default: the one it trained on)."""
+    model, config, state = rebuild_from_checkpoint(path)
+    task = _checkpoint_task(config)
+    name = check_dataset(get_model_entry(config["model"]), dataset) if dataset else config["dataset"]
+    options = {"checkpoint": os.fspath(path), "dataset": name, "download": download, "eval_limit": eval_limit,
+               "beam_size": beam_size, "epoch": state.get("epoch"),
+               "step": state.get("global_step", state.get("step"))}
+    return task.evaluate(model, config, options, echo)
+
+
+def sample(path, options: dict, echo=print):
+    """``nabla sample``: text from a language model, or the prompt converted by a seq2seq model."""
+    model, config, _ = rebuild_from_checkpoint(path)
+    return _checkpoint_task(config).sample(model, config, options, echo)

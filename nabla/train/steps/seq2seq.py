@@ -1,0 +1,139 @@
+"""Sequence-to-sequence models on a PairDataset: the step (teacher forcing), its batches, and the
+evaluation by decoding (phoneme / word error rate, or BLEU).
+
+The decoder reads the true previous token ``tgt_in`` and predicts ``tgt_out``; the model supplies
+``model.loss(src, src_len, tgt_in, tgt_out, pad=...)`` and ``model.decode(src, src_len, max_len,
+beam_size)``.  Batches hold pairs of similar source length (``BucketBatchSampler``: little padding).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...autograd.tensor import from_numpy
+from ...data.text.pairs import BucketBatchSampler
+from ..text_metrics import corpus_bleu, error_rate
+from .base import Step
+
+METRICS = ("per", "wer", "bleu")
+
+
+def seq2seq_loss(logits, tgt_out, pad: int = 0):
+    """Mean cross-entropy over the non-padding target tokens: logits (N, V) rows for tgt_out flattened."""
+    from ...ops.loss import cross_entropy
+    return cross_entropy(logits, tgt_out.reshape(-1), ignore_index=pad)
+
+
+def batch_tensors(dataset, idx):
+    """``(src, src_len, tgt_in, tgt_out)`` tensors for the pairs ``idx`` of a PairDataset."""
+    return tuple(from_numpy(np.ascontiguousarray(a)) for a in dataset.get_batch(idx))
+
+
+class PairBatches:
+    """An epoch of length-bucketed batches of a PairDataset (``BucketBatchSampler``, seeded); the
+    sampler's generator is the loader's state (exact resume)."""
+
+    def __init__(self, dataset, batch_size: int, seed: int = 0):
+        self.dataset = dataset
+        self.sampler = BucketBatchSampler(dataset.src_lengths, batch_size, shuffle=True, seed=seed)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self):
+        for idx in self.sampler.index_batches():
+            yield batch_tensors(self.dataset, idx)
+
+    def state_dict(self) -> dict:
+        return {"bit_generator": self.sampler.generator.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler.generator.bit_generator.state = state["bit_generator"]
+
+
+class PairSubset:
+    """Validation data for a seq2seq model: the first ``limit`` pairs, decoded with ``beam_size``."""
+
+    def __init__(self, dataset, limit: int | None = 500, beam_size: int = 1):
+        self.dataset, self.limit, self.beam_size = dataset, limit, beam_size
+
+
+def _decode_all(model, dataset, n, batch_size, beam_size, max_len):
+    order = np.argsort(dataset.src_lengths[:n], kind="stable")  # similar lengths: little padding
+    tv = dataset.tgt_vocab
+    pad = tv.pad_index
+    hyps, refs, total, count = [None] * n, [None] * n, 0.0, 0
+    for a in range(0, n, batch_size):
+        idx = order[a:a + batch_size]
+        src, src_len, tgt_in, tgt_out = batch_tensors(dataset, idx)
+        loss = model.loss(src, src_len, tgt_in, tgt_out, pad=pad)
+        k = int((tgt_out.data != pad).sum())
+        total += float(loss.data) * k
+        count += k
+        out = model.decode(src, src_len, max_len=max_len or int(tgt_out.shape[1]) + 10, beam_size=beam_size)
+        for j, i in enumerate(idx.tolist()):
+            hyps[i] = tv.decode_tokens(out.data[j])
+            refs[i] = tv.decode_tokens(tgt_out.data[j])
+    return hyps, refs, total / max(count, 1)
+
+
+def _score(dataset, hyps, refs, n, metric, multi_reference) -> dict:
+    if metric == "bleu":
+        return {"bleu": corpus_bleu(hyps, [[r] for r in refs], smoothing="exp")}
+    if multi_reference and hasattr(dataset, "pronunciations") and hasattr(dataset, "words"):
+        multi = [dataset.pronunciations.get(dataset.words[i], [refs[i]]) for i in range(n)]
+        res = {metric: error_rate(hyps, multi, multi_reference=True)}
+    else:
+        res = {metric: error_rate(hyps, refs)}
+    res["ser"] = float(np.mean([h != r for h, r in zip(hyps, refs)])) if n else 0.0
+    return res
+
+
+def evaluate_seq2seq(model, dataset, limit: int | None = None, batch_size: int = 256, beam_size: int = 1,
+                     metric: str = "per", max_len: int | None = None, multi_reference: bool = False,
+                     return_outputs: bool = False) -> dict:
+    """Teacher-forced loss and decoded quality on (the first ``limit`` pairs of) a PairDataset.
+
+    ``metric="per"``: token error rate of the decoded sequences against the references (edit distance
+    over total reference length: the phoneme error rate for G2P, the word error rate for words), plus
+    ``"ser"`` (the fraction of sequences not exactly right); ``multi_reference=True`` scores against the
+    closest of a word's pronunciations (``dataset.pronunciations``).  ``metric="bleu"``: corpus BLEU
+    (4-gram, ``exp`` smoothing).  Greedy when ``beam_size == 1``, else beam search."""
+    if metric not in METRICS:
+        raise ValueError(f"evaluate_seq2seq: metric must be 'per', 'wer' or 'bleu', got {metric!r}")
+    n = len(dataset) if limit is None else min(int(limit), len(dataset))
+    step = Step({"model": model}, {})
+    hyps, refs, loss = step.run_eval(_decode_all, model, dataset, n, batch_size, beam_size, max_len)
+    res = {"loss": loss, "n": n, **_score(dataset, hyps, refs, n, metric, multi_reference)}
+    if return_outputs:
+        res["hyps"], res["refs"] = hyps, refs
+    return res
+
+
+class Seq2SeqStep(Step):
+    """Teacher-forced cross-entropy over the non-padding target tokens; ``evaluate(PairSubset)`` decodes
+    and scores with ``metric`` ("per": lower is better; "bleu": higher is better)."""
+
+    def __init__(self, model, optimizer, pad: int, metric: str = "per"):
+        if metric not in METRICS:
+            raise ValueError(f"Seq2SeqStep: metric must be one of {METRICS}, got {metric!r}")
+        super().__init__({"model": model}, {"optimizer": optimizer})
+        self.model, self.optimizer, self.pad, self.metric = model, optimizer, pad, metric
+        self.monitor = (f"val_{metric}", "max" if metric == "bleu" else "min")
+
+    def train_step(self, batch) -> dict:
+        src, src_len, tgt_in, tgt_out = batch
+        self.optimizer.zero_grad()
+        loss = self.model.loss(src, src_len, tgt_in, tgt_out, pad=self.pad)
+        value = float(loss.data)
+        if self.trainer is not None:
+            self.trainer.check_finite(value)
+        loss.backward()
+        self.optimizer_step(self.optimizer)
+        return {"loss": value}
+
+    def evaluate(self, data) -> dict:
+        if not isinstance(data, PairSubset):
+            data = PairSubset(data)
+        res = evaluate_seq2seq(self.model, data.dataset, limit=data.limit, beam_size=data.beam_size,
+                               metric=self.metric)
+        return {k: v for k, v in res.items() if k != "n"}
