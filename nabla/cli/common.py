@@ -28,7 +28,9 @@ def report_error(command: str, e: BaseException) -> int:
     if os.environ.get("NABLA_DEBUG"):
         import traceback
         traceback.print_exception(e)
-    message = getattr(e, "cli_message", None) or str(e).strip().strip("'\"") or type(e).__name__
+    message = getattr(e, "cli_message", None) or str(e).strip() or type(e).__name__
+    if isinstance(e, KeyError):  # str(KeyError) quotes its message
+        message = message.strip("'\"")
     known = isinstance(e, (ValueError, KeyError, RuntimeError, OSError, ImportError, UsageError))
     kind = "error" if known else f"internal error ({type(e).__name__}; NABLA_DEBUG=1 shows the traceback)"
     print(f"nabla {command}: {kind}: {' '.join(message.splitlines())}", file=sys.stderr)

@@ -1,5 +1,8 @@
-"""One module per claim of the notes: each runs, returns numbers, draws the plot."""
-from .base import Result, register_experiment, run_experiment, experiment_names, get_experiment, format_table  # noqa: F401
+"""One module per claim of the notes: its claim, ``run`` (the numbers), ``verdict`` (from the numbers alone) and
+``plot``; see ``base``.  ``common`` holds what several share (data by registered name, training through the
+Trainer, curve summaries, progress lines)."""
+from .base import (Result, register_experiment, run_experiment, experiment_names, get_experiment,  # noqa: F401
+                   format_table, evaluate_numbers)
 from . import linear_regression  # noqa: F401
 from . import gd_variants  # noqa: F401
 from . import optimizers  # noqa: F401

@@ -23,11 +23,11 @@ import numpy as np
 
 import nabla as nb
 from .. import optim
-from ..autograd.tensor import Tensor
-from ..data.text import CMUDict
 from ..models.seq2seq import Seq2SeqAttention, TransformerSeq2Seq
-from ..train.sequence import evaluate_seq2seq, train_seq2seq
-from .base import Result, register_experiment
+from ..train import Trainer, WarmupCosine
+from ..train.steps.seq2seq import PairBatches, Seq2SeqStep, evaluate_seq2seq
+from .base import register_experiment
+from .common import format_claims, load_dataset, say
 
 CLAIM = ("attention weights form a soft alignment between output and input: for grapheme-to-phoneme conversion "
          "the letters->phonemes heat map runs along the diagonal")
@@ -79,108 +79,131 @@ def _pairs(ds, words):
 def _maps(model, src, n, tin, tout, pad):
     with nb.no_grad():
         model.eval()
-        w = model.attention_weights(Tensor._make(src, None), Tensor._make(n, None), Tensor._make(tin, None))
+        w = model.attention_weights(nb.from_numpy(src), nb.from_numpy(n), nb.from_numpy(tin))
     # tgt_in row t (the t-th phoneme's input is the previous phoneme) predicts tgt_out[t]: the weights at
     # step t are those used to produce phoneme t
     lengths = (tout != pad).sum(axis=1)      # phonemes + <eos>
     return w, lengths - 1
 
 
-@register_experiment("attention-maps", "letters -> phonemes: Bahdanau attention and Transformer cross-attention as "
-                     "heat maps, and how diagonal they are")
-def run(quick: bool = False) -> Result:
-    train_full, valid = CMUDict(split="train"), CMUDict(split="valid")
+def _config(quick: bool, n_full: int) -> dict:
     if quick:
-        n_train, rnn_cfg, tf_cfg, steps, batch = 3000, dict(embed_dim=16, hidden_size=32, attention_size=32), \
-            dict(d_model=32, nhead=2, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=64, dropout=0.0), \
-            40, 64
-        n_eval = 64
-    else:
-        n_train, rnn_cfg, tf_cfg, steps, batch = len(train_full), dict(embed_dim=64, hidden_size=256), \
-            dict(d_model=128, nhead=4, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=512,
-                 dropout=0.1), 3000, 64
-        n_eval = 1000
-    train = _Subset(train_full, np.random.default_rng(0).permutation(len(train_full))[:n_train])
-    V_src, V_tgt = len(train_full.src_vocab), len(train_full.tgt_vocab)
-    pad = train_full.tgt_vocab.pad_index
-    models = {}
-    results = {}
-    for name, build, lr in (("Bahdanau RNN", lambda: Seq2SeqAttention(V_src, V_tgt, **rnn_cfg), 3e-3),
-                            ("Transformer", lambda: TransformerSeq2Seq(V_src, V_tgt, **tf_cfg), 1e-3)):
-        nb.manual_seed(0)
-        model = build()
-        opt = optim.Adam(model.parameters(), lr=lr)
-        t0 = time.perf_counter()
-        hist = train_seq2seq(model, train, valid, opt, batch_size=batch, epochs=100, max_steps=steps,
-                             warmup=50 if name == "Transformer" else 0, eval_every=10 ** 9, eval_size=50, log=None)
-        seconds = time.perf_counter() - t0
-        res = evaluate_seq2seq(model, valid, limit=n_eval)
-        models[name] = model
-        results[name] = {"per": res["per"], "ser": res["ser"], "val_loss": res["loss"], "train_seconds": seconds,
-                         "final_train_loss": hist["train_loss"][-1] if hist["train_loss"] else None}
-    # diagonality over held-out words of >= 4 letters
+        return dict(n_train=3000, steps=40, batch=64, n_eval=64,
+                    rnn=dict(embed_dim=16, hidden_size=32, attention_size=32),
+                    transformer=dict(d_model=32, nhead=2, num_encoder_layers=1, num_decoder_layers=1,
+                                     dim_feedforward=64, dropout=0.0))
+    return dict(n_train=n_full, steps=3000, batch=64, n_eval=1000, rnn=dict(embed_dim=64, hidden_size=256),
+                transformer=dict(d_model=128, nhead=4, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=512,
+                                 dropout=0.1))
+
+
+def _train_one(name, model, lr, train, valid, cfg, echo) -> dict:
+    """Teacher forcing through the Trainer: Adam, warm-up (Transformer) and cosine decay to 5%, clipped at 1;
+    then the held-out phoneme error rate (greedy)."""
+    pad = train.tgt_vocab.pad_index
+    trainer = Trainer(Seq2SeqStep(model, optim.Adam(model.parameters(), lr=lr), pad=pad),
+                      scheduler=WarmupCosine(warmup=50 if name == "Transformer" else 0, min_ratio=0.05),
+                      clip_grad_norm=1.0, progress=False)
+    t0 = time.perf_counter()
+    trainer.fit(PairBatches(train, cfg["batch"], seed=0), epochs=100, max_steps=cfg["steps"])
+    seconds = time.perf_counter() - t0
+    losses = trainer.step_history["loss"]
+    res = evaluate_seq2seq(model, valid, limit=cfg["n_eval"])
+    say(echo, "attention-maps", name, len(losses), float(np.mean(losses)), seconds, f", phoneme error rate {res['per']:.1%}")
+    return {"per": res["per"], "ser": res["ser"], "val_loss": res["loss"], "train_seconds": seconds,
+            "final_train_loss": float(np.mean(losses)) if losses else None}
+
+
+def _diagonality(models, results, valid, n_eval, pad) -> dict:
+    """Mean diagonality over held-out words of >= 4 letters; for a multi-head map, every head scored, the best kept."""
     long_idx = np.nonzero(valid.src_lengths[:n_eval] >= 4)[0]
-    words_eval = [valid.words[i] for i in long_idx]
-    _, src, n, tin, tout = _pairs(valid, words_eval)
+    _, src, n, tin, tout = _pairs(valid, [valid.words[i] for i in long_idx])
     diag = {}
-    head_scores = None
     for name, model in models.items():
         w, n_ph = _maps(model, src, n, tin, tout, pad)
         if w.ndim == 4:      # (B, heads, T, S): score every head
-            H = w.shape[1]
-            head_scores = np.array([np.mean([diagonality(w[b, h], int(n[b]), int(n_ph[b])) for b in range(len(n))])
-                                    for h in range(H)])
-            diag[name] = float(head_scores.max())
-            results[name]["best_head"] = int(head_scores.argmax())
-            results[name]["head_diagonality"] = head_scores
+            scores = np.array([np.mean([diagonality(w[b, h], int(n[b]), int(n_ph[b])) for b in range(len(n))])
+                               for h in range(w.shape[1])])
+            diag[name] = float(scores.max())
+            results[name]["best_head"] = int(scores.argmax())
+            results[name]["head_diagonality"] = scores
         else:
             diag[name] = float(np.mean([diagonality(w[b], int(n[b]), int(n_ph[b])) for b in range(len(n))]))
         results[name]["diagonality"] = diag[name]
-    # the heat maps: a few words, the same for both models
+    return diag
+
+
+def _heat_maps(models, results, valid, pad):
+    """The attention maps of a few held-out words (the same for both models), with their phonemes."""
     held_out = set(valid.words)
-    shown_words = [w for w in WORDS if w in held_out]
-    if len(shown_words) < 4:   # fall back to held-out words of 6-10 letters
-        shown_words += [w for w in valid.words[:400] if 6 <= len(w) <= 10 and w.isalpha()][:4 - len(shown_words)]
-    words, src_s, n_s, tin_s, tout_s = _pairs(valid, shown_words[:4])
+    shown = [w for w in WORDS if w in held_out]
+    if len(shown) < 4:   # fall back to held-out words of 6-10 letters
+        shown += [w for w in valid.words[:400] if 6 <= len(w) <= 10 and w.isalpha()][:4 - len(shown)]
+    words, src, n, tin, tout = _pairs(valid, shown[:4])
     maps = {}
     for name, model in models.items():
-        w, n_ph = _maps(model, src_s, n_s, tin_s, tout_s, pad)
+        w, n_ph = _maps(model, src, n, tin, tout, pad)
         if w.ndim == 4:
             w = w[:, results[name]["best_head"]]
-        maps[name] = [w[b, :int(n_ph[b]) + 1, :int(n_s[b])] for b in range(len(words))]
-    phonemes = [valid.tgt_vocab.decode_tokens(tout_s[b]) + ["<eos>"] for b in range(len(words))]
+        maps[name] = [w[b, :int(n_ph[b]) + 1, :int(n[b])] for b in range(len(words))]
+    phonemes = [valid.tgt_vocab.decode_tokens(tout[b]) + ["<eos>"] for b in range(len(words))]
+    return words, phonemes, maps
+
+
+@register_experiment("attention-maps", "letters -> phonemes: Bahdanau attention and Transformer cross-attention as "
+                     "heat maps, and how diagonal they are")
+def run(quick: bool = False, download: bool = True, echo=print) -> dict:
+    train_full = load_dataset("cmudict", split="train", download=download)
+    valid = load_dataset("cmudict", split="valid", download=download)
+    cfg = _config(quick, len(train_full))
+    train = _Subset(train_full, np.random.default_rng(0).permutation(len(train_full))[:cfg["n_train"]])
+    V_src, V_tgt = len(train_full.src_vocab), len(train_full.tgt_vocab)
+    pad = train_full.tgt_vocab.pad_index
+    models, results = {}, {}
+    for name, build, lr in (("Bahdanau RNN", lambda: Seq2SeqAttention(V_src, V_tgt, **cfg["rnn"]), 3e-3),
+                            ("Transformer", lambda: TransformerSeq2Seq(V_src, V_tgt, **cfg["transformer"]), 1e-3)):
+        nb.manual_seed(0)
+        models[name] = build()
+        results[name] = _train_one(name, models[name], lr, train, valid, cfg, echo)
+    _diagonality(models, results, valid, cfg["n_eval"], pad)
+    words, phonemes, maps = _heat_maps(models, results, valid, pad)
     rows = [{"model": name, "phoneme error rate": r["per"], "word error rate": r["ser"],
              "diagonality (Spearman)": r["diagonality"], "training seconds": r["train_seconds"]}
             for name, r in results.items()]
-    claims = {"the Bahdanau alignment is nearly monotonic (diagonality > 0.5)": diag["Bahdanau RNN"] > 0.5,
-              "a Transformer cross-attention head is nearly monotonic (diagonality > 0.5)": diag["Transformer"] > 0.5}
-    claims = {k: bool(v) for k, v in claims.items()}
-    supported = all(claims.values())
-    verdict = (f"trained {steps} steps on {n_train:,} CMUdict words; held-out PER: "
-               + ", ".join(f"{k} {v['per']:.1%}" for k, v in results.items())
-               + "; diagonality of the alignment (Spearman, 1 = monotonic): "
-               + ", ".join(f"{k} {v:.2f}" for k, v in diag.items())
-               + (f" (Transformer heads: {', '.join(f'{s:.2f}' for s in head_scores)})" if head_scores is not None
-                  else "")
-               + ". Claims: " + "; ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in claims.items()))
+    return {"table": rows, "steps": cfg["steps"], "n_train": cfg["n_train"], "models": results, "words": words,
+            "phonemes": phonemes, "maps": maps, "rnn_config": cfg["rnn"], "transformer_config": cfg["transformer"]}
 
-    def plot(fig):
-        k = len(words)
-        axes = fig.subplots(2, k, squeeze=False)
-        for r, name in enumerate(models):
-            for c in range(k):
-                ax = axes[r][c]
-                m = maps[name][c]
-                ax.imshow(m, cmap="viridis", aspect="auto", vmin=0, vmax=1)
-                ax.set_xticks(range(m.shape[1]))
-                ax.set_xticklabels(list(words[c]), fontsize=7)
-                ax.set_yticks(range(m.shape[0]))
-                ax.set_yticklabels(phonemes[c][:m.shape[0]], fontsize=6)
-                title = name if name != "Transformer" else f"Transformer head {results[name]['best_head']}"
-                ax.set_title(f"{title}: {words[c]}", fontsize=8)
 
-    return Result(claim=CLAIM, supported=supported, verdict=verdict, table=rows,
-                  data={"claims": claims, "steps": steps, "n_train": n_train, "models": results,
-                        "words": words, "phonemes": phonemes, "maps": maps, "rnn_config": rnn_cfg,
-                        "transformer_config": tf_cfg},
-                  plot=plot)
+def claims(numbers) -> dict:
+    diag = {k: v["diagonality"] for k, v in numbers["models"].items()}
+    return {"the Bahdanau alignment is nearly monotonic (diagonality > 0.5)": bool(diag["Bahdanau RNN"] > 0.5),
+            "a Transformer cross-attention head is nearly monotonic (diagonality > 0.5)": bool(diag["Transformer"] > 0.5)}
+
+
+def verdict(numbers):
+    results, found = numbers["models"], claims(numbers)
+    heads = results["Transformer"].get("head_diagonality")
+    text = (f"trained {numbers['steps']} steps on {numbers['n_train']:,} CMUdict words; held-out PER: "
+            + ", ".join(f"{k} {v['per']:.1%}" for k, v in results.items())
+            + "; diagonality of the alignment (Spearman, 1 = monotonic): "
+            + ", ".join(f"{k} {v['diagonality']:.2f}" for k, v in results.items())
+            + (f" (Transformer heads: {', '.join(f'{s:.2f}' for s in heads)})" if heads is not None else "")
+            + ". " + format_claims(found))
+    return all(found.values()), text
+
+
+def plot(fig, data):
+    words, phonemes, maps, results = data["words"], data["phonemes"], data["maps"], data["models"]
+    k = len(words)
+    axes = fig.subplots(2, k, squeeze=False)
+    for r, name in enumerate(maps):
+        for c in range(k):
+            ax = axes[r][c]
+            m = np.asarray(maps[name][c])
+            ax.imshow(m, cmap="viridis", aspect="auto", vmin=0, vmax=1)
+            ax.set_xticks(range(m.shape[1]))
+            ax.set_xticklabels(list(words[c]), fontsize=7)
+            ax.set_yticks(range(m.shape[0]))
+            ax.set_yticklabels(phonemes[c][:m.shape[0]], fontsize=6)
+            title = name if name != "Transformer" else f"Transformer head {results[name]['best_head']}"
+            ax.set_title(f"{title}: {words[c]}", fontsize=8)

@@ -114,7 +114,7 @@ def format_table(rows: list) -> str:
     return "\n".join([line(keys), line(["-" * w for w in widths])] + [line(c) for c in cells])
 
 
-def evaluate_numbers(entry: ExperimentEntry, numbers: dict, quick: bool = False) -> Result:
+def evaluate_numbers(entry: ExperimentEntry, numbers: dict) -> Result:
     """The Result of an experiment's numbers: its claims, verdict and table (no running, no files)."""
     data = {k: v for k, v in numbers.items() if k != "table"}
     module = entry.module
@@ -156,7 +156,7 @@ def run_experiment(name: str, out_dir: str = "runs/experiments", quick: bool = F
     entry = get_experiment(name)
     echo(f"== {name}: {entry.summary}")
     numbers = entry.run(quick=quick, download=download, echo=echo)
-    result = evaluate_numbers(entry, numbers, quick)
+    result = evaluate_numbers(entry, numbers)
     os.makedirs(out_dir, exist_ok=True)
     json_path = os.path.join(out_dir, f"{name}.json")
     _write_json(json_path, {"experiment": name, "quick": quick, "claim": result.claim, "supported": result.supported,

@@ -14,7 +14,9 @@ import numpy as np
 
 import nabla as nb
 from ..autograd import numerical_grad
-from .base import Result, register_experiment
+from .base import register_experiment
+
+CLAIM = "gradient descent on the MSE with the hand-derived gradients finds the minimising w, b"
 
 
 def hand_gradient(w, b, x, y):
@@ -27,28 +29,18 @@ def mse(w, b, x, y):
     return ((y - (w * x + b)) ** 2).mean()
 
 
-@register_experiment("linear-regression", "gradient descent with the notes' gradients recovers w and b")
-def run(quick: bool = False) -> Result:
-    rng = np.random.default_rng(0)
-    n = 200 if quick else 1000
-    true_w, true_b = 2.5, -1.0
-    x = rng.uniform(-2, 2, n)
-    y = true_w * x + true_b + rng.normal(0, 0.3, n)
-
-    # gradient descent with the hand-derived gradients
-    w, b, alpha, steps = 0.0, 0.0, 0.1, 300 if quick else 1000
-    losses = []
+def gradient_descent(x, y, alpha: float, steps: int):
+    """The notes' loop, by hand: w <- w - alpha dMSE/dw, b <- b - alpha dMSE/db (the loop is the lesson)."""
+    w, b, losses = 0.0, 0.0, []
     for _ in range(steps):
         gw, gb = hand_gradient(w, b, x, y)
         w, b = w - alpha * gw, b - alpha * gb
         losses.append(float(np.mean((y - (w * x + b)) ** 2)))
+    return w, b, losses
 
-    # closed form: minimise ||A [w, b]^T - y||^2
-    A = np.stack([x, np.ones_like(x)], axis=1)
-    (ls_w, ls_b), *_ = np.linalg.lstsq(A, y, rcond=None)
 
-    # the gradient three ways at one point, in float64
-    w0, b0 = 0.7, 0.3
+def gradient_three_ways(x, y, w0: float = 0.7, b0: float = 0.3) -> list:
+    """The gradient at (w0, b0), in float64: the hand-derived formulas, finite differences, reverse-mode autodiff."""
     xt, yt = nb.tensor(x, dtype=np.float64), nb.tensor(y, dtype=np.float64)
     t0 = time.perf_counter()
     g_hand = np.array(hand_gradient(w0, b0, x, y))
@@ -56,8 +48,7 @@ def run(quick: bool = False) -> Result:
     wt = nb.tensor(w0, dtype=np.float64, requires_grad=True)
     bt = nb.tensor(b0, dtype=np.float64, requires_grad=True)
     t0 = time.perf_counter()
-    loss = mse(wt, bt, xt, yt)
-    loss.backward()
+    mse(wt, bt, xt, yt).backward()
     g_auto = np.array([wt.grad.item(), bt.grad.item()])
     t_auto = time.perf_counter() - t0
     rows = [{"method": "hand-derived (notes)", "dMSE/dw": g_hand[0], "dMSE/db": g_hand[1],
@@ -72,26 +63,47 @@ def run(quick: bool = False) -> Result:
                      "max error vs autodiff": float(np.abs(g - g_auto).max()), "time (us)": t_num * 1e6})
     rows.append({"method": "autodiff (reverse mode)", "dMSE/dw": g_auto[0], "dMSE/db": g_auto[1],
                  "max error vs autodiff": 0.0, "time (us)": t_auto * 1e6})
+    return rows
+
+
+@register_experiment("linear-regression", "gradient descent with the notes' gradients recovers w and b")
+def run(quick: bool = False, download: bool = True, echo=print) -> dict:
+    rng = np.random.default_rng(0)
+    n = 200 if quick else 1000
+    true_w, true_b = 2.5, -1.0
+    x = rng.uniform(-2, 2, n)
+    y = true_w * x + true_b + rng.normal(0, 0.3, n)
+    steps = 300 if quick else 1000
+    w, b, losses = gradient_descent(x, y, 0.1, steps)
+    if echo is not None:
+        echo(f"linear-regression: gradient descent {steps} steps, MSE {losses[-1]:.4g}")
+    A = np.stack([x, np.ones_like(x)], axis=1)            # closed form: minimise ||A [w, b]^T - y||^2
+    (ls_w, ls_b), *_ = np.linalg.lstsq(A, y, rcond=None)
+    return {"table": gradient_three_ways(x, y), "w": w, "b": b, "least_squares": [float(ls_w), float(ls_b)],
+            "true": [true_w, true_b], "losses": losses, "x": x, "y": y}
+
+
+def verdict(numbers):
+    w, b, (ls_w, ls_b), rows = numbers["w"], numbers["b"], numbers["least_squares"], numbers["table"]
+    true_w, true_b = numbers["true"]
     agree = abs(w - ls_w) < 1e-3 and abs(b - ls_b) < 1e-3
     grads_ok = rows[0]["max error vs autodiff"] < 1e-9 and rows[2]["max error vs autodiff"] < 1e-6
-    verdict = (f"gradient descent reached w={w:.4f}, b={b:.4f}; least squares gives w={ls_w:.4f}, b={ls_b:.4f} "
-               f"(true {true_w}, {true_b}); hand-derived and autodiff gradients agree to "
-               f"{rows[0]['max error vs autodiff']:.1e}, central differences to {rows[2]['max error vs autodiff']:.1e}")
+    text = (f"gradient descent reached w={w:.4f}, b={b:.4f}; least squares gives w={ls_w:.4f}, b={ls_b:.4f} "
+            f"(true {true_w}, {true_b}); hand-derived and autodiff gradients agree to "
+            f"{rows[0]['max error vs autodiff']:.1e}, central differences to {rows[2]['max error vs autodiff']:.1e}")
+    return bool(agree and grads_ok), text
 
-    def plot(fig):
-        ax1, ax2 = fig.subplots(1, 2)
-        ax1.scatter(x, y, s=4, alpha=0.4, label="data")
-        xs = np.linspace(-2, 2, 50)
-        ax1.plot(xs, w * xs + b, "r", label=f"GD: {w:.2f}x{b:+.2f}")
-        ax1.plot(xs, ls_w * xs + ls_b, "k--", label="least squares")
-        ax1.legend()
-        ax1.set_title("fit")
-        ax2.semilogy(losses)
-        ax2.set_xlabel("step")
-        ax2.set_ylabel("MSE")
-        ax2.set_title("objective during gradient descent")
 
-    return Result(claim="gradient descent on the MSE with the hand-derived gradients finds the minimising w, b",
-                  supported=bool(agree and grads_ok), verdict=verdict, table=rows,
-                  data={"w": w, "b": b, "least_squares": [ls_w, ls_b], "true": [true_w, true_b],
-                        "losses": losses}, plot=plot)
+def plot(fig, data):
+    w, b, (ls_w, ls_b) = data["w"], data["b"], data["least_squares"]
+    ax1, ax2 = fig.subplots(1, 2)
+    ax1.scatter(data["x"], data["y"], s=4, alpha=0.4, label="data")
+    xs = np.linspace(-2, 2, 50)
+    ax1.plot(xs, w * xs + b, "r", label=f"GD: {w:.2f}x{b:+.2f}")
+    ax1.plot(xs, ls_w * xs + ls_b, "k--", label="least squares")
+    ax1.legend()
+    ax1.set_title("fit")
+    ax2.semilogy(data["losses"])
+    ax2.set_xlabel("step")
+    ax2.set_ylabel("MSE")
+    ax2.set_title("objective during gradient descent")

@@ -25,7 +25,7 @@ import numpy as np
 import nabla as nb
 from .. import optim
 from ..autograd import grad, hessian
-from .base import Result, register_experiment
+from .base import register_experiment
 
 CLAIM = ("a local minimum is the lowest point of its neighbourhood but not necessarily the global minimum: "
          "gradient descent started in different places ends in different minima")
@@ -74,69 +74,83 @@ def _merge(points, tol):
     return np.array(reps), labels
 
 
+def global_minimum():
+    """The global minimum, independently of the runs: the lowest point of a dense grid, refined by descent."""
+    fine = np.linspace(-BOX, BOX, 401)
+    X, Y = np.meshgrid(fine, fine)
+    F = f_numpy(X, Y)
+    i = np.argmin(F)
+    return descend([[X.flat[i], Y.flat[i]]], 0.05, 2000).data[0]
+
+
+def check_minimum(m) -> dict:
+    """|grad f| and the Hessian's eigenvalues at m (autodiff); a local minimum when ~0 and positive definite."""
+    p = nb.tensor(m[None], dtype=np.float64, requires_grad=True)
+    (gm,) = grad(objective(p).sum(), [p])
+    h = hessian(lambda q: objective(q.reshape(1, 2)).sum(), nb.tensor(m, dtype=np.float64)).data
+    eig = np.linalg.eigvalsh(h)
+    g = float(np.linalg.norm(gm.data))
+    return {"grad": g, "eig": eig, "is_min": bool(g < 1e-4 and eig.min() > 0)}
+
+
 @register_experiment("local-minima", "gradient descent from many starts ends in different local minima")
-def run(quick: bool = False) -> Result:
+def run(quick: bool = False, download: bool = True, echo=print) -> dict:
     k = 15 if quick else 40
     lr, steps = 0.1, 400 if quick else 1500
     g = np.linspace(-BOX, BOX, k)
     starts = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
     ends = descend(starts, lr, steps).data
-
-    # the global minimum, independently of the runs: the lowest point of a dense grid, refined by descent
-    fine = np.linspace(-BOX, BOX, 401)
-    X, Y = np.meshgrid(fine, fine)
-    F = f_numpy(X, Y)
-    i = np.argmin(F)
-    global_min = descend([[X.flat[i], Y.flat[i]]], 0.05, 2000).data[0]
+    global_min = global_minimum()
     f_global = float(f_numpy(global_min[:1], global_min[1:])[0])
-
     minima, labels = _merge(ends, 0.05)
-    rows, all_true_minima = [], True
+    if echo is not None:
+        echo(f"local-minima: {len(starts)} descents of {steps} steps ended in {len(minima)} points")
+    rows = []
     for j, m in enumerate(minima):
-        p = nb.tensor(m[None], dtype=np.float64, requires_grad=True)
-        (gm,) = grad(objective(p).sum(), [p])
-        h = hessian(lambda q: objective(q.reshape(1, 2)).sum(), nb.tensor(m, dtype=np.float64)).data
-        eig = np.linalg.eigvalsh(h)
-        is_min = bool(np.linalg.norm(gm.data) < 1e-4 and eig.min() > 0)
-        all_true_minima &= is_min
-        f_m = float(f_numpy(m[:1], m[1:])[0])
-        rows.append({"minimum": j, "x": float(m[0]), "y": float(m[1]), "f": f_m,
-                     "|grad f|": float(np.linalg.norm(gm.data)), "Hessian eigenvalues": f"{eig[0]:.3g}, {eig[1]:.3g}",
-                     "local minimum": is_min, "global": bool(np.linalg.norm(m - global_min) < 0.05),
+        c = check_minimum(m)
+        rows.append({"minimum": j, "x": float(m[0]), "y": float(m[1]), "f": float(f_numpy(m[:1], m[1:])[0]),
+                     "|grad f|": c["grad"], "Hessian eigenvalues": f"{c['eig'][0]:.3g}, {c['eig'][1]:.3g}",
+                     "local minimum": c["is_min"], "global": bool(np.linalg.norm(m - global_min) < 0.05),
                      "fraction of starts": float((labels == j).mean())})
+    minima_f = [r["f"] for r in rows]
     rows.sort(key=lambda r: r["f"])
     reached = np.linalg.norm(ends - global_min, axis=1) < 0.05
-    frac_global = float(reached.mean())
-    supported = bool(len(minima) >= 2 and all_true_minima and frac_global < 1)
-    verdict = (f"{len(starts)} runs of gradient descent ended in {len(minima)} distinct points, "
-               f"{'all' if all_true_minima else 'NOT all'} of them local minima (gradient ~ 0, Hessian positive "
-               f"definite); only {frac_global:.1%} of the starts reached the global minimum f = {f_global:.3f} at "
-               f"({global_min[0]:.2f}, {global_min[1]:.2f}); the others stopped in local minima with f up to "
-               f"{max(r['f'] for r in rows):.3f}")
+    return {"table": rows, "starts": starts, "ends": ends, "labels": labels, "minima": minima, "minima_f": minima_f,
+            "global_minimum": global_min, "f_global": f_global, "fraction_global": float(reached.mean()),
+            "lr": lr, "steps": steps}
 
-    def plot(fig):
-        ax1, ax2 = fig.subplots(1, 2)
-        ax1.contourf(X, Y, F, levels=30, cmap="viridis")
-        for j in range(len(minima)):
-            sel = labels == j
-            ax1.scatter(starts[sel, 0], starts[sel, 1], s=6 if not quick else 12, color=f"C{j % 10}",
-                        alpha=0.8, marker="s", linewidths=0)
-        ax1.scatter(minima[:, 0], minima[:, 1], s=60, facecolors="none", edgecolors="w", label="local minima")
-        ax1.plot(*global_min, "r*", ms=16, label="global minimum")
-        ax1.set_title("start points coloured by where descent ended")
-        ax1.legend(fontsize=8, loc="upper right")
-        ax1.set_aspect("equal")
-        order = sorted(range(len(minima)), key=lambda j: rows[[r["minimum"] for r in rows].index(j)]["f"])
-        fr = [float((labels == j).mean()) for j in order]
-        fv = [rows[[r["minimum"] for r in rows].index(j)]["f"] for j in order]
-        ax2.bar(range(len(order)), fr, color=[f"C{j % 10}" for j in order])
-        ax2.set_xticks(range(len(order)), [f"f={v:.2f}" + (" (global)" if np.isclose(v, f_global, atol=1e-6)
-                                                              else "") for v in fv], rotation=20, fontsize=8)
-        ax2.set_ylabel("fraction of starts ending here")
-        ax2.set_title("where gradient descent ends")
 
-    return Result(claim=CLAIM, supported=supported, verdict=verdict, table=rows,
-                  data={"starts": starts, "ends": ends, "labels": labels, "minima": minima,
-                        "global_minimum": global_min, "f_global": f_global, "fraction_global": frac_global,
-                        "lr": lr, "steps": steps},
-                  plot=plot)
+def verdict(numbers):
+    rows, n_minima = numbers["table"], len(numbers["minima"])
+    all_true_minima = all(r["local minimum"] for r in rows)
+    frac_global, global_min = numbers["fraction_global"], numbers["global_minimum"]
+    text = (f"{len(numbers['starts'])} runs of gradient descent ended in {n_minima} distinct points, "
+            f"{'all' if all_true_minima else 'NOT all'} of them local minima (gradient ~ 0, Hessian positive "
+            f"definite); only {frac_global:.1%} of the starts reached the global minimum f = {numbers['f_global']:.3f} "
+            f"at ({global_min[0]:.2f}, {global_min[1]:.2f}); the others stopped in local minima with f up to "
+            f"{max(r['f'] for r in rows):.3f}")
+    return bool(n_minima >= 2 and all_true_minima and frac_global < 1), text
+
+
+def plot(fig, data):
+    starts, labels, minima = np.asarray(data["starts"]), np.asarray(data["labels"]), np.asarray(data["minima"])
+    fine = np.linspace(-BOX, BOX, 401)
+    X, Y = np.meshgrid(fine, fine)
+    ax1, ax2 = fig.subplots(1, 2)
+    ax1.contourf(X, Y, f_numpy(X, Y), levels=30, cmap="viridis")
+    for j in range(len(minima)):
+        sel = labels == j
+        ax1.scatter(starts[sel, 0], starts[sel, 1], s=12 if len(starts) < 400 else 6, color=f"C{j % 10}",
+                    alpha=0.8, marker="s", linewidths=0)
+    ax1.scatter(minima[:, 0], minima[:, 1], s=60, facecolors="none", edgecolors="w", label="local minima")
+    ax1.plot(*data["global_minimum"], "r*", ms=16, label="global minimum")
+    ax1.set_title("start points coloured by where descent ended")
+    ax1.legend(fontsize=8, loc="upper right")
+    ax1.set_aspect("equal")
+    order = sorted(range(len(minima)), key=lambda j: data["minima_f"][j])
+    fv = [data["minima_f"][j] for j in order]
+    ax2.bar(range(len(order)), [float((labels == j).mean()) for j in order], color=[f"C{j % 10}" for j in order])
+    ax2.set_xticks(range(len(order)), [f"f={v:.2f}" + (" (global)" if np.isclose(v, data["f_global"], atol=1e-6)
+                                                          else "") for v in fv], rotation=20, fontsize=8)
+    ax2.set_ylabel("fraction of starts ending here")
+    ax2.set_title("where gradient descent ends")

@@ -32,7 +32,7 @@ from ..autograd.tensor import Tensor, from_numpy
 from ..ops.activation import softmax, tanh
 from ..ops.loss import cross_entropy
 from ..ops.shape import cat, stack
-from ..train.decoding import beam_search, greedy_decode
+from .decoding import beam_search, greedy_decode
 from .registry import register_model
 
 PAD, BOS, EOS = 0, 1, 2  # nabla.data.text's special ids

@@ -58,24 +58,57 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check: int, num
     if static_k is not None or static_v is not None:
         raise ValueError(f"{op}: static_k/static_v are not supported")
     unbatched = query.ndim == 2
+    query, key, value, key_padding_mask = _as_batched(op, query, key, value, key_padding_mask)
+    batch_first = batch_first or unbatched  # one sequence is read as a batch of one, batch first
+    n, L, S = _check_shapes(op, query, key, value, embed_dim_to_check, num_heads, batch_first)
+    if not use_separate_proj_weight:
+        tensors = _packed_projections(op, query, key, value, embed_dim_to_check, in_proj_weight, in_proj_bias)
+    else:
+        tensors = _separate_projections(op, (query, key, value), embed_dim_to_check,
+                                        (q_proj_weight, k_proj_weight, v_proj_weight), in_proj_bias)
+    tensors, extra = _extra_keys(op, tensors, bias_k, bias_v, add_zero_attn, n, embed_dim_to_check, batch_first)
+    mask = _combined_mask(op, attn_mask, key_padding_mask, is_causal, (n, num_heads, L, S), extra, query.dtype)
+    p = dropout_p if training else 0.0
+    scale = 1.0 / math.sqrt(embed_dim_to_check // num_heads)
+    weights = None
+    if need_weights:
+        o, weights = attention_composed(tensors, scale, mask, p, heads=num_heads, batch_first=batch_first)
+        if average_attn_weights:
+            weights = weights.mean(dim=1)
+    else:
+        args = tensors + ([mask] if mask is not None else [])
+        o = Attention.apply(*args, scale=scale, dropout_p=p, heads=num_heads, batch_first=batch_first,
+                            n_qkv=len(tensors), has_mask=mask is not None)
+    out = _proj(o, out_proj_weight, out_proj_bias)
+    if unbatched:
+        out = squeeze(out, 0)
+        weights = None if weights is None else squeeze(weights, 0)
+    return out, weights
+
+
+def _as_batched(op, query, key, value, key_padding_mask):
+    """Unbatched (2-D) inputs as a batch of one (batch first), keeping which of them are one tensor."""
     if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
         raise ValueError(f"{op}: expected query, key and value all 3-D (batched) or all 2-D (unbatched), got "
                          f"shapes {_shape(query)}, {_shape(key)}, {_shape(value)}")
-    if unbatched:  # one sequence: treat as a batch of one, batch first
-        same_qk, same_kv = query is key, key is value
-        query, key, value = unsqueeze(query, 0), unsqueeze(key, 0), unsqueeze(value, 0)
-        if same_qk:
-            key = query
-        if same_kv:
-            value = key
-        if key_padding_mask is not None:
-            if key_padding_mask.ndim != 1:
-                raise ValueError(f"{op}: for unbatched (2-D) query, key_padding_mask must be 1-D (S,), got shape "
-                                 f"{_shape(key_padding_mask)}")
-            key_padding_mask = unsqueeze(key_padding_mask, 0)
-        batch_first = True
-    E = embed_dim_to_check
-    bf = batch_first
+    if query.ndim == 3:
+        return query, key, value, key_padding_mask
+    same_qk, same_kv = query is key, key is value
+    query, key, value = unsqueeze(query, 0), unsqueeze(key, 0), unsqueeze(value, 0)
+    if same_qk:
+        key = query
+    if same_kv:
+        value = key
+    if key_padding_mask is not None:
+        if key_padding_mask.ndim != 1:
+            raise ValueError(f"{op}: for unbatched (2-D) query, key_padding_mask must be 1-D (S,), got shape "
+                             f"{_shape(key_padding_mask)}")
+        key_padding_mask = unsqueeze(key_padding_mask, 0)
+    return query, key, value, key_padding_mask
+
+
+def _check_shapes(op, query, key, value, E, num_heads, bf):
+    """(N, L, S) after checking that query, key and value agree with each other and with E."""
     n, L = (query.shape[0], query.shape[1]) if bf else (query.shape[1], query.shape[0])
     nk, S = (key.shape[0], key.shape[1]) if bf else (key.shape[1], key.shape[0])
     layout = "(N, L, E)" if bf else "(L, N, E)"
@@ -86,74 +119,68 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check: int, num
                          f"batch size, and key and value the sequence length (layout {layout})")
     if E % num_heads:
         raise ValueError(f"{op}: embed_dim {E} is not divisible by num_heads {num_heads}")
-    H = num_heads
+    return n, L, S
 
-    # ---- projections
-    if not use_separate_proj_weight:
-        if in_proj_weight is None:
-            raise ValueError(f"{op}: in_proj_weight is required unless use_separate_proj_weight=True")
-        if key.shape[-1] != E or value.shape[-1] != E:
-            raise ValueError(f"{op}: key {_shape(key)} and value {_shape(value)} must have {E} features to use "
-                             f"in_proj_weight {_shape(in_proj_weight)}")
-        W, b = in_proj_weight, in_proj_bias
-        if query is key and key is value:
-            tensors = [_proj(query, W, b)]
-        elif key is value:
-            tensors = [_proj(query, W[:E], None if b is None else b[:E]),
-                       _proj(key, W[E:], None if b is None else b[E:])]
-        else:
-            tensors = [_proj(x, W[i * E:(i + 1) * E], None if b is None else b[i * E:(i + 1) * E])
-                       for i, x in enumerate((query, key, value))]
-    else:
-        for name, w, x in (("q_proj_weight", q_proj_weight, query), ("k_proj_weight", k_proj_weight, key),
-                           ("v_proj_weight", v_proj_weight, value)):
-            if w is None or w.ndim != 2 or w.shape[0] != E or w.shape[1] != x.shape[-1]:
-                raise ValueError(f"{op}: {name} of shape {_shape(w)} does not match the input's "
-                                 f"{x.shape[-1]} features (expected ({E}, {x.shape[-1]}))")
-        b = in_proj_bias
-        tensors = [_proj(x, w, None if b is None else b[i * E:(i + 1) * E])
-                   for i, (x, w) in enumerate(((query, q_proj_weight), (key, k_proj_weight),
-                                               (value, v_proj_weight)))]
 
-    # ---- extra keys: learned bias_k/bias_v and an all-zero key/value (each adds one key)
+def _packed_projections(op, query, key, value, E, W, b):
+    """The in-projections with in_proj_weight (3E, E): one product when query, key and value are one tensor
+    (its result read as [q | k | v] by the attention), two when key is value."""
+    if W is None:
+        raise ValueError(f"{op}: in_proj_weight is required unless use_separate_proj_weight=True")
+    if key.shape[-1] != E or value.shape[-1] != E:
+        raise ValueError(f"{op}: key {_shape(key)} and value {_shape(value)} must have {E} features to use "
+                         f"in_proj_weight {_shape(W)}")
+    if query is key and key is value:
+        return [_proj(query, W, b)]
+    if key is value:
+        return [_proj(query, W[:E], None if b is None else b[:E]),
+                _proj(key, W[E:], None if b is None else b[E:])]
+    return [_proj(x, W[i * E:(i + 1) * E], None if b is None else b[i * E:(i + 1) * E])
+            for i, x in enumerate((query, key, value))]
+
+
+def _separate_projections(op, inputs, E, weights, b):
+    """The in-projections with q_proj_weight, k_proj_weight, v_proj_weight (kdim or vdim != E)."""
+    names = ("q_proj_weight", "k_proj_weight", "v_proj_weight")
+    for name, w, x in zip(names, weights, inputs):
+        if w is None or w.ndim != 2 or w.shape[0] != E or w.shape[1] != x.shape[-1]:
+            raise ValueError(f"{op}: {name} of shape {_shape(w)} does not match the input's "
+                             f"{x.shape[-1]} features (expected ({E}, {x.shape[-1]}))")
+    return [_proj(x, w, None if b is None else b[i * E:(i + 1) * E]) for i, (x, w) in enumerate(zip(inputs, weights))]
+
+
+def _extra_keys(op, tensors, bias_k, bias_v, add_zero_attn, n, E, bf):
+    """(tensors, extra): learned bias_k/bias_v and an all-zero key/value appended, each one more key."""
+    if bias_k is None and bias_v is None and not add_zero_attn:
+        return tensors, 0
     seq_axis = 1 if bf else 0
     extra = 0
-    if bias_k is not None or bias_v is not None or add_zero_attn:
-        if len(tensors) == 1:
-            tensors = list(chunk(tensors[0], 3, dim=-1))
-        elif len(tensors) == 2:
-            tensors = [tensors[0]] + list(chunk(tensors[1], 2, dim=-1))
-        q, k, v = tensors
-        one = (n, 1, E) if bf else (1, n, E)
-        if bias_k is not None and bias_v is not None:
-            k = cat([k, expand(reshape(bias_k, (1, 1, E)), one)], dim=seq_axis)
-            v = cat([v, expand(reshape(bias_v, (1, 1, E)), one)], dim=seq_axis)
-            extra += 1
-        elif bias_k is not None or bias_v is not None:
-            raise ValueError(f"{op}: bias_k and bias_v must both be given or both be None")
-        if add_zero_attn:
-            z = from_numpy(np.zeros(one, dtype=q.dtype))
-            k, v = cat([k, z], dim=seq_axis), cat([v, z], dim=seq_axis)
-            extra += 1
-        tensors = [q, k, v]
+    if len(tensors) == 1:
+        tensors = list(chunk(tensors[0], 3, dim=-1))
+    elif len(tensors) == 2:
+        tensors = [tensors[0]] + list(chunk(tensors[1], 2, dim=-1))
+    q, k, v = tensors
+    one = (n, 1, E) if bf else (1, n, E)
+    if bias_k is not None and bias_v is not None:
+        k = cat([k, expand(reshape(bias_k, (1, 1, E)), one)], dim=seq_axis)
+        v = cat([v, expand(reshape(bias_v, (1, 1, E)), one)], dim=seq_axis)
+        extra += 1
+    elif bias_k is not None or bias_v is not None:
+        raise ValueError(f"{op}: bias_k and bias_v must both be given or both be None")
+    if add_zero_attn:
+        z = from_numpy(np.zeros(one, dtype=q.dtype))
+        k, v = cat([k, z], dim=seq_axis), cat([v, z], dim=seq_axis)
+        extra += 1
+    return [q, k, v], extra
 
-    # ---- masks, as one additive mask broadcast over (N, H, L, S + extra)
-    scores = (n, H, L, S + extra)
+
+def _combined_mask(op, attn_mask, key_padding_mask, is_causal, scores, extra, dtype):
+    """attn_mask, key_padding_mask and is_causal as one additive mask broadcast over (N, H, L, S + extra)."""
+    n, H, L, S = scores
     if attn_mask is not None:
-        if attn_mask.ndim == 2:
-            if tuple(attn_mask.shape) != (L, S):
-                raise ValueError(f"{op}: the 2-D attn_mask should have shape (L, S) = {(L, S)}, got "
-                                 f"{_shape(attn_mask)}")
-        elif attn_mask.ndim == 3:
-            if tuple(attn_mask.shape) != (n * H, L, S):
-                raise ValueError(f"{op}: the 3-D attn_mask should have shape (N*num_heads, L, S) = "
-                                 f"{(n * H, L, S)}, got {_shape(attn_mask)}")
-            attn_mask = reshape(attn_mask, (n, H, L, S))
-        else:
-            raise ValueError(f"{op}: attn_mask should be 2-D (L, S) or 3-D (N*num_heads, L, S), got shape "
-                             f"{_shape(attn_mask)}")
+        attn_mask = _checked_attn_mask(op, attn_mask, n, H, L, S)
     elif is_causal:
-        attn_mask = from_numpy(causal_additive_mask(L, S, query.dtype))
+        attn_mask = from_numpy(causal_additive_mask(L, S, dtype))
     if key_padding_mask is not None and tuple(key_padding_mask.shape) != (n, S):
         raise ValueError(f"{op}: key_padding_mask should have shape (N, S) = {(n, S)}, got "
                          f"{_shape(key_padding_mask)}")
@@ -162,25 +189,24 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check: int, num
             attn_mask = _pad_keys(attn_mask, extra)
         if key_padding_mask is not None:
             key_padding_mask = _pad_keys(key_padding_mask, extra)
-    mask = additive_mask(attn_mask, False, key_padding_mask, L, S + extra, query.dtype, scores, op, bool_keep=False)
+    return additive_mask(attn_mask, False, key_padding_mask, L, S + extra, dtype, (n, H, L, S + extra), op,
+                         bool_keep=False)
 
-    # ---- attention
-    p = dropout_p if training else 0.0
-    scale = 1.0 / math.sqrt(E // H)
-    weights = None
-    if need_weights:
-        o, weights = attention_composed(tensors, scale, mask, p, heads=H, batch_first=bf)
-        if average_attn_weights:
-            weights = weights.mean(dim=1)
-    else:
-        args = tensors + ([mask] if mask is not None else [])
-        o = Attention.apply(*args, scale=scale, dropout_p=p, heads=H, batch_first=bf, n_qkv=len(tensors),
-                            has_mask=mask is not None)
-    out = _proj(o, out_proj_weight, out_proj_bias)
-    if unbatched:
-        out = squeeze(out, 0)
-        weights = None if weights is None else squeeze(weights, 0)
-    return out, weights
+
+def _checked_attn_mask(op, attn_mask, n, H, L, S):
+    """attn_mask (L, S), or (N*H, L, S) read as (N, H, L, S)."""
+    if attn_mask.ndim == 2:
+        if tuple(attn_mask.shape) != (L, S):
+            raise ValueError(f"{op}: the 2-D attn_mask should have shape (L, S) = {(L, S)}, got "
+                             f"{_shape(attn_mask)}")
+        return attn_mask
+    if attn_mask.ndim == 3:
+        if tuple(attn_mask.shape) != (n * H, L, S):
+            raise ValueError(f"{op}: the 3-D attn_mask should have shape (N*num_heads, L, S) = "
+                             f"{(n * H, L, S)}, got {_shape(attn_mask)}")
+        return reshape(attn_mask, (n, H, L, S))
+    raise ValueError(f"{op}: attn_mask should be 2-D (L, S) or 3-D (N*num_heads, L, S), got shape "
+                     f"{_shape(attn_mask)}")
 
 
 def _pad_keys(mask, extra):

@@ -138,84 +138,115 @@ class RNNBase(Module):
         zeros when omitted; lengths (beyond PyTorch): each sequence's number of valid steps.
         Returns (output, h_n) (LSTM: (output, (h_n, c_n))); output (T, B, num_directions * hidden_size)."""
         who = self._short_repr()
-        is_lstm = self.mode == "LSTM"
-        dirs = 2 if self.bidirectional else 1
-        states_n = self.num_layers * dirs
         packed = isinstance(input, PackedSequence)
-        sorted_idx = unsorted_idx = None
-        batch_sizes = None
-        unbatched = False
+        unbatched = not packed and isinstance(input, Tensor) and input.ndim == 2
         if packed:
-            if lengths is not None:
-                raise ValueError(f"{who}: pass either a PackedSequence or lengths=, not both")
-            data = input.data
-            if data.ndim != 2 or data.shape[-1] != self.input_size:
-                raise ValueError(f"{who}: expected packed data of shape (N, {self.input_size}), "
-                                 f"got {tuple(data.shape)}")
-            batch_sizes = _ints(input.batch_sizes).astype(np.int64)
-            x = packed_data_to_padded(data, batch_sizes)
-            if input.sorted_indices is not None:
-                sorted_idx = _ints(input.sorted_indices)
-                unsorted_idx = _ints(input.unsorted_indices)
+            x, batch_sizes, sorted_idx, unsorted_idx = self._packed_input(who, input, lengths)
         else:
-            if not isinstance(input, Tensor):
-                raise TypeError(f"{who}: expected input to be a Tensor or a PackedSequence, got "
-                                f"{type(input).__name__}")
-            if input.ndim not in (2, 3):
-                raise ValueError(f"{who}: expected input of 2 (unbatched) or 3 dimensions, got shape "
-                                 f"{tuple(input.shape)}")
-            if input.shape[-1] != self.input_size:
-                raise ValueError(f"{who}: expected input with {self.input_size} features (last dimension), "
-                                 f"got shape {tuple(input.shape)}")
-            unbatched = input.ndim == 2
-            if unbatched:
-                if lengths is not None:
-                    raise ValueError(f"{who}: lengths= needs a batched input (3 dimensions), got shape "
-                                     f"{tuple(input.shape)}")
-                x = input.unsqueeze(1)
-            else:
-                x = transpose(input, 0, 1) if self.batch_first else input
-            if x.shape[0] == 0:
-                raise ValueError(f"{who}: expected a sequence of at least one step, got shape {tuple(input.shape)}")
-            if lengths is not None:
-                T, B = x.shape[0], x.shape[1]
-                lens = _check_lengths(lengths, B, T, who)
-                if np.any(lens != T):
-                    order = np.argsort(-lens, kind="stable")
-                    batch_sizes = _batch_sizes(lens[order], T)
-                    if np.any(order != np.arange(B)):
-                        sorted_idx, unsorted_idx = order, np.argsort(order)
-        w0 = self._parameters[self._flat_weights_names[0]]
-        _check_dtype(who, x, w0)
-        T, B, H = x.shape[0], x.shape[1], self.hidden_size
-        expected = (states_n, H) if unbatched else (states_n, B, H)
-        if hx is None:
-            zero = from_numpy(np.zeros((B, H), dtype=x.dtype))
-            h0 = [zero] * states_n
-            c0 = [zero] * states_n if is_lstm else None
-        else:
-            if is_lstm:
-                if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                    raise TypeError(f"{who}: expected hx to be a tuple (h_0, c_0), got {type(hx).__name__}")
-                self._check_state(hx[0], expected, "h_0")
-                self._check_state(hx[1], expected, "c_0")
-                hs = list(hx)
-            else:
-                if isinstance(hx, (tuple, list)):
-                    raise TypeError(f"{who}: expected hx to be a Tensor h_0, got a {type(hx).__name__}")
-                self._check_state(hx, expected, "h_0")
-                hs = [hx]
-            for h in hs:
-                _check_dtype(who + " (hidden state)", h, w0)
-            if unbatched:
-                hs = [h.unsqueeze(1) for h in hs]
-            if sorted_idx is not None:
-                hs = [index_select(h, 1, _as_tensor_ints(sorted_idx)) for h in hs]
-            h0 = [hs[0][i] for i in range(states_n)]
-            c0 = [hs[1][i] for i in range(states_n)] if is_lstm else None
+            x, batch_sizes, sorted_idx, unsorted_idx = self._padded_input(who, input, lengths)
+        _check_dtype(who, x, self._parameters[self._flat_weights_names[0]])
+        h0, c0 = self._initial_states(who, hx, x, unbatched, sorted_idx)
         if sorted_idx is not None and not packed:
             x = index_select(x, 1, _as_tensor_ints(sorted_idx))
+        x, h_n, c_n = self._run_layers(x, h0, c0, batch_sizes)
+        if packed:
+            output = PackedSequence(padded_to_packed_data(x, batch_sizes), input.batch_sizes,
+                                    input.sorted_indices, input.unsorted_indices)
+        else:
+            output = x
+            if unsorted_idx is not None:
+                output = index_select(output, 1, _as_tensor_ints(unsorted_idx))
+            if unbatched:
+                output = output.squeeze(1)
+            elif self.batch_first:
+                output = transpose(output, 0, 1)
+        is_lstm = self.mode == "LSTM"
+        if unsorted_idx is not None:
+            inv = _as_tensor_ints(unsorted_idx)
+            h_n = index_select(h_n, 1, inv)
+            c_n = index_select(c_n, 1, inv) if is_lstm else None
+        if unbatched:
+            h_n = h_n.squeeze(1)
+            c_n = c_n.squeeze(1) if is_lstm else None
+        return (output, (h_n, c_n)) if is_lstm else (output, h_n)
 
+    def _packed_input(self, who, input, lengths):
+        """(x padded (T, B, I), batch_sizes, sorted_idx, unsorted_idx) from a PackedSequence."""
+        if lengths is not None:
+            raise ValueError(f"{who}: pass either a PackedSequence or lengths=, not both")
+        data = input.data
+        if data.ndim != 2 or data.shape[-1] != self.input_size:
+            raise ValueError(f"{who}: expected packed data of shape (N, {self.input_size}), got {tuple(data.shape)}")
+        batch_sizes = _ints(input.batch_sizes).astype(np.int64)
+        x = packed_data_to_padded(data, batch_sizes)
+        if input.sorted_indices is None:
+            return x, batch_sizes, None, None
+        return x, batch_sizes, _ints(input.sorted_indices), _ints(input.unsorted_indices)
+
+    def _padded_input(self, who, input, lengths):
+        """(x (T, B, I), batch_sizes, sorted_idx, unsorted_idx) from a padded batch (or one sequence) and
+        its optional lengths: batch sizes only where some sequence is shorter than T."""
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{who}: expected input to be a Tensor or a PackedSequence, got {type(input).__name__}")
+        if input.ndim not in (2, 3):
+            raise ValueError(f"{who}: expected input of 2 (unbatched) or 3 dimensions, got shape {tuple(input.shape)}")
+        if input.shape[-1] != self.input_size:
+            raise ValueError(f"{who}: expected input with {self.input_size} features (last dimension), "
+                             f"got shape {tuple(input.shape)}")
+        if input.ndim == 2:
+            if lengths is not None:
+                raise ValueError(f"{who}: lengths= needs a batched input (3 dimensions), got shape "
+                                 f"{tuple(input.shape)}")
+            x = input.unsqueeze(1)
+        else:
+            x = transpose(input, 0, 1) if self.batch_first else input
+        if x.shape[0] == 0:
+            raise ValueError(f"{who}: expected a sequence of at least one step, got shape {tuple(input.shape)}")
+        if lengths is None:
+            return x, None, None, None
+        T, B = x.shape[0], x.shape[1]
+        lens = _check_lengths(lengths, B, T, who)
+        if not np.any(lens != T):
+            return x, None, None, None
+        order = np.argsort(-lens, kind="stable")
+        batch_sizes = _batch_sizes(lens[order], T)
+        if np.any(order != np.arange(B)):
+            return x, batch_sizes, order, np.argsort(order)
+        return x, batch_sizes, None, None
+
+    def _initial_states(self, who, hx, x, unbatched, sorted_idx):
+        """(h0, c0): one (B, H) state per layer and direction (c0 None unless LSTM), zeros without hx."""
+        is_lstm = self.mode == "LSTM"
+        states_n = self.num_layers * (2 if self.bidirectional else 1)
+        B, H = x.shape[1], self.hidden_size
+        if hx is None:
+            zero = from_numpy(np.zeros((B, H), dtype=x.dtype))
+            return [zero] * states_n, ([zero] * states_n if is_lstm else None)
+        expected = (states_n, H) if unbatched else (states_n, B, H)
+        if is_lstm:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise TypeError(f"{who}: expected hx to be a tuple (h_0, c_0), got {type(hx).__name__}")
+            self._check_state(hx[0], expected, "h_0")
+            self._check_state(hx[1], expected, "c_0")
+            hs = list(hx)
+        else:
+            if isinstance(hx, (tuple, list)):
+                raise TypeError(f"{who}: expected hx to be a Tensor h_0, got a {type(hx).__name__}")
+            self._check_state(hx, expected, "h_0")
+            hs = [hx]
+        for h in hs:
+            _check_dtype(who + " (hidden state)", h, self._parameters[self._flat_weights_names[0]])
+        if unbatched:
+            hs = [h.unsqueeze(1) for h in hs]
+        if sorted_idx is not None:
+            hs = [index_select(h, 1, _as_tensor_ints(sorted_idx)) for h in hs]
+        return [hs[0][i] for i in range(states_n)], ([hs[1][i] for i in range(states_n)] if is_lstm else None)
+
+    def _run_layers(self, x, h0, c0, batch_sizes):
+        """(output of the last layer (T, B, dirs*H), h_n, c_n (None unless LSTM)): each direction of each
+        layer one fused Function, dropout between layers in training."""
+        is_lstm = self.mode == "LSTM"
+        dirs = 2 if self.bidirectional else 1
         h_n, c_n = [], []
         for layer in range(self.num_layers):
             outs = []
@@ -233,28 +264,7 @@ class RNNBase(Module):
             x = outs[0] if dirs == 1 else cat(outs, 2)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = _dropout(x, self.dropout, True)
-        h_n = stack(h_n, 0)
-        c_n = stack(c_n, 0) if is_lstm else None
-
-        if packed:
-            output = PackedSequence(padded_to_packed_data(x, batch_sizes), input.batch_sizes,
-                                    input.sorted_indices, input.unsorted_indices)
-        else:
-            output = x
-            if unsorted_idx is not None:
-                output = index_select(output, 1, _as_tensor_ints(unsorted_idx))
-            if unbatched:
-                output = output.squeeze(1)
-            elif self.batch_first:
-                output = transpose(output, 0, 1)
-        if unsorted_idx is not None:
-            inv = _as_tensor_ints(unsorted_idx)
-            h_n = index_select(h_n, 1, inv)
-            c_n = index_select(c_n, 1, inv) if is_lstm else None
-        if unbatched:
-            h_n = h_n.squeeze(1)
-            c_n = c_n.squeeze(1) if is_lstm else None
-        return (output, (h_n, c_n)) if is_lstm else (output, h_n)
+        return x, stack(h_n, 0), (stack(c_n, 0) if is_lstm else None)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"

@@ -149,19 +149,19 @@ def choose_folder(request: Request, model: str, dataset: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- what to run
 def _disagree(what: str, given, recorded) -> RunError:
-    return RunError(f"{what} {given!r} contradicts the checkpoint, which records {recorded!r}; leave it out "
-                    "to continue the run as recorded, or start a new run")
+    return RunError(f"{what} contradicts the checkpoint, which records {recorded!r} (given: {given!r}); leave it "
+                    "out to continue the run as recorded, or start a new run")
 
 
 def _resolve_names(request: Request, config: dict) -> tuple:
     """``(entry, dataset name, recorded settings)``; on resume, model and data set come from the checkpoint."""
     if config:
         if request.model and request.model != config["model"]:
-            raise _disagree("model", request.model, config["model"])
+            raise _disagree(f"model {request.model!r}", request.model, config["model"])
         entry = get_model_entry(config["model"])
         dataset = config["dataset"]
         if request.dataset and check_dataset(entry, request.dataset) != dataset:
-            raise _disagree("--dataset", request.dataset, dataset)
+            raise _disagree(f"--dataset {request.dataset}", request.dataset, dataset)
         return entry, dataset, recorded_settings(config)
     try:
         entry = get_model_entry(request.model or default_model_name())
@@ -182,7 +182,7 @@ def _resolve_options(entry, request: Request, config: dict) -> dict:
     if recorded is not None:
         for k, v in options.items():
             if recorded.get(k) != v:
-                raise _disagree(f"--set {k}=", v, recorded.get(k))
+                raise _disagree(f"--set {k}={v}", v, recorded.get(k))
         return dict(recorded)
     return options
 
@@ -191,7 +191,7 @@ def _resolve_settings(entry, request: Request, recorded: dict) -> dict:
     if recorded:
         for k, v in request.settings.items():
             if k not in S.EXTENDABLE and k in recorded and recorded[k] != v:
-                raise _disagree(f"--{k.replace('_', '-')}", v, recorded[k])
+                raise _disagree(f"--{k.replace('_', '-')} {v}", v, recorded[k])
     try:
         return S.resolve(entry.task, entry.training, recorded, request.settings)
     except S.SettingsError as e:

@@ -170,9 +170,10 @@ class Trainer:
     def _run_epoch(self, loader) -> bool:
         """One epoch (or the rest of it, after a resume); True when it ran to its end."""
         epoch = self.epoch
+        if not self.batch_in_epoch:  # a resume mid-epoch keeps what the step carries (an LM's state)
+            self.step.begin_epoch(epoch)
+            self._call("on_epoch_begin", epoch)
         batches = self._epoch_batches(loader, epoch)
-        self.step.begin_epoch(epoch)
-        self._call("on_epoch_begin", epoch)
         total = len(loader) if hasattr(loader, "__len__") else None
         desc = f"epoch {epoch + 1}" + (f"/{self.budget['epochs']}" if self.budget["epochs"] else "")
         bar = _progress_bar(batches, total, desc, self.progress)
@@ -262,9 +263,7 @@ class Trainer:
         self.epoch = epoch + 1
         self.batch_in_epoch = 0
         self._epoch_loader_state = None  # a checkpoint now records the loader as the next epoch finds it
-        row = None
-        if not self.eval_every:
-            row = self._evaluation_row(epoch_end=True)
+        row = None if self.eval_every else self._evaluation_row(epoch_end=True, notify=False)
         if self.scheduler is not None and self.schedule_interval == "epoch" \
                 and not isinstance(self.scheduler, BudgetSchedule):
             if type(self.scheduler).__name__ == "ReduceLROnPlateau":
@@ -272,9 +271,11 @@ class Trainer:
                 self.scheduler.step(_last(source, "val_loss", _last(source, "loss", 0.0)))
             else:
                 self.scheduler.step()
+        if row is not None:  # after the scheduler's step: a checkpoint taken now resumes the next epoch
+            self._call("on_evaluate", row)
         self._call("on_epoch_end", epoch, row if row is not None else {})
 
-    def _evaluation_row(self, epoch_end: bool = False) -> dict:
+    def _evaluation_row(self, epoch_end: bool = False, notify: bool = True) -> dict:
         """Close the running means into a history row, add the validation figures, tell the callbacks."""
         n = self._sums.pop("_n", 0)
         row = {"epoch": self.epoch if epoch_end else self.epoch + self.batch_in_epoch / max(
@@ -291,7 +292,8 @@ class Trainer:
         row["time"] = self.elapsed
         for k, v in row.items():
             self.history.setdefault(k, []).append(v)
-        self._call("on_evaluate", row)
+        if notify:
+            self._call("on_evaluate", row)
         return row
 
     def _call(self, hook: str, *args) -> None:

@@ -229,7 +229,7 @@ def test_train_and_evaluate_seq2seq_on_pairs():
     opt = optim.Adam(m.parameters(), lr=2e-2)
     hist = sequence.train_seq2seq(m, ds, ds, opt, batch_size=8, epochs=150, eval_every=150, log=None)
     res = sequence.evaluate_seq2seq(m, ds, return_outputs=True, beam_size=2)
-    assert hist["val_metric"][-1] < 0.3 and res["per"] < 0.3 and 0 <= res["ser"] <= 1
+    assert hist["val_per"][-1] < 0.3 and res["per"] < 0.3 and 0 <= res["ser"] <= 1
     assert res["hyps"][0] and isinstance(res["hyps"][0][0], str)
     with pytest.raises(ValueError, match="metric must be"):
         sequence.evaluate_seq2seq(m, ds, metric="rouge")

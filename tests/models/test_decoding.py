@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import nabla
-from nabla.train.decoding import beam_search, greedy_decode, index_state, log_softmax_np, sample, sample_decode
+from nabla.models.decoding import beam_search, greedy_decode, index_state, log_softmax_np, sample, sample_decode
 
 V, EOS = 4, 0
 
