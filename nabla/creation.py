@@ -7,6 +7,11 @@ from . import backend
 from .autograd.tensor import Tensor, _to_array, from_numpy  # noqa: F401  (nabla.from_numpy)
 
 
+__all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full", "zeros_like", "ones_like",
+           "empty_like", "full_like", "arange", "linspace", "eye", "rand", "randn", "randint", "normal",
+           "rand_like", "randn_like", "randint_like", "randperm"]
+
+
 def _dtype(dtype, floating=True):
     if dtype is None:
         return backend.get_default_dtype() if floating else None

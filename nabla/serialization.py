@@ -145,7 +145,7 @@ def read(path, error=SerializationError, what: str = "file"):
     except Exception as e:  # safetensors raises its own error types for bad headers and sizes
         raise error(f"{what} {path!r} is corrupt or truncated ({type(e).__name__}: {e})") from None
     if meta.get("format") != FORMAT:
-        raise error(f"{path!r} is a safetensors file but not one nabla wrote "
+        raise error(f"{path!r} is a safetensors file but not a nabla {what} "
                     f"(format {meta.get('format')!r}, expected {FORMAT!r})")
     try:
         skeleton = json.loads(meta["skeleton"])

@@ -35,6 +35,74 @@ def _tensor_label(t: Tensor, name: str | None, show_shapes: bool) -> list:
     return lines or ["tensor"]
 
 
+class _DotWriter:
+    """The DOT lines of one graph: every tensor and Function gets one node id, edges point to outputs."""
+
+    def __init__(self, roots, names, show_shapes, graph_name):
+        self.names, self.show_shapes = names, show_shapes
+        self.root_ids = {id(r) for r in roots}
+        self.ids: dict[int, str] = {}   # id(object) -> DOT node id
+        self.keep = []                  # hold the objects so that id() stays unique during the walk
+        self.lines = [f"digraph {_quote(graph_name)} {{",
+                      '  graph [rankdir=BT];',           # inputs at the bottom, the output on top
+                      '  node [fontname="Helvetica", fontsize=10];']
+
+    def node_id(self, obj, prefix):
+        key = id(obj)
+        if key not in self.ids:
+            self.ids[key] = f"{prefix}{len(self.ids)}"
+            self.keep.append(obj)
+        return self.ids[key]
+
+    def tensor_node(self, t: Tensor) -> str:
+        nid = self.node_id(t, "t")
+        if id(t) in self.root_ids:
+            style = _OUTPUT_STYLE
+        elif t.is_leaf and t.requires_grad:
+            style = _PARAM_STYLE
+        elif not t.requires_grad:
+            style = _CONST_STYLE
+        else:
+            style = _ACTIVE_STYLE
+        label = _quote(*_tensor_label(t, self.names.get(id(t)), self.show_shapes))
+        self.lines.append(f"  {nid} [label={label}, {style}];")
+        return nid
+
+    def function_node(self, fn, fid) -> list:
+        """The node of a Function seen for the first time, with edges from its inputs; its inputs."""
+        if fn.freed:
+            self.lines.append(f"  {fid} [label={_quote(fn.name, '(freed)')}, {_FREED_STYLE}];")
+            return []
+        self.lines.append(f"  {fid} [label={_quote(fn.name)}, {_OP_STYLE}];")
+        for inp in fn.inputs:
+            self.lines.append(f"  {self.node_id(inp, 't')} -> {fid};")
+        return list(fn.inputs)
+
+    def walk(self, roots) -> str:
+        seen_tensors, seen_fns, stack = set(), set(), []
+        for r in roots:
+            if id(r) not in seen_tensors:
+                seen_tensors.add(id(r))
+                stack.append(r)
+        while stack:
+            t = stack.pop()
+            tid = self.tensor_node(t)
+            fn = t._fn
+            if fn is None:
+                continue
+            fid = self.node_id(fn, "f")
+            self.lines.append(f"  {fid} -> {tid};")
+            if id(fn) in seen_fns:
+                continue
+            seen_fns.add(id(fn))
+            for inp in self.function_node(fn, fid):
+                if id(inp) not in seen_tensors:
+                    seen_tensors.add(id(inp))
+                    stack.append(inp)
+        self.lines.append("}")
+        return "\n".join(self.lines) + "\n"
+
+
 def to_dot(tensor, show_shapes: bool = True, params: dict | None = None, graph_name: str = "nabla") -> str:
     """The graph that computed ``tensor`` (or a list of tensors) as Graphviz DOT text.
 
@@ -46,63 +114,7 @@ def to_dot(tensor, show_shapes: bool = True, params: dict | None = None, graph_n
         if not isinstance(r, Tensor):
             raise TypeError(f"to_dot: expected a Tensor or a list of Tensors, got {type(r).__name__}")
     names = {id(t): n for n, t in (params or {}).items()}
-    root_ids = {id(r) for r in roots}
-
-    ids: dict[int, str] = {}     # id(object) -> DOT node id
-    keep = []                    # hold the objects so that id() stays unique during the walk
-    lines = [f"digraph {_quote(graph_name)} {{",
-             '  graph [rankdir=BT];',           # inputs at the bottom, the output on top
-             '  node [fontname="Helvetica", fontsize=10];']
-
-    def node_id(obj, prefix):
-        key = id(obj)
-        if key not in ids:
-            ids[key] = f"{prefix}{len(ids)}"
-            keep.append(obj)
-        return ids[key]
-
-    def tensor_node(t: Tensor) -> str:
-        nid = node_id(t, "t")
-        if id(t) in root_ids:
-            style = _OUTPUT_STYLE
-        elif t.is_leaf and t.requires_grad:
-            style = _PARAM_STYLE
-        elif not t.requires_grad:
-            style = _CONST_STYLE
-        else:
-            style = _ACTIVE_STYLE
-        lines.append(f"  {nid} [label={_quote(*_tensor_label(t, names.get(id(t)), show_shapes))}, {style}];")
-        return nid
-
-    seen_tensors, seen_fns = set(), set()
-    stack = []
-    for r in roots:
-        if id(r) not in seen_tensors:
-            seen_tensors.add(id(r))
-            stack.append(r)
-    while stack:
-        t = stack.pop()
-        tid = tensor_node(t)
-        fn = t._fn
-        if fn is None:
-            continue
-        fid = node_id(fn, "f")
-        lines.append(f"  {fid} -> {tid};")
-        if id(fn) in seen_fns:
-            continue
-        seen_fns.add(id(fn))
-        if fn.freed:
-            lines.append(f"  {fid} [label={_quote(fn.name, '(freed)')}, {_FREED_STYLE}];")
-            continue
-        lines.append(f"  {fid} [label={_quote(fn.name)}, {_OP_STYLE}];")
-        for inp in fn.inputs:
-            iid = node_id(inp, "t")
-            lines.append(f"  {iid} -> {fid};")
-            if id(inp) not in seen_tensors:
-                seen_tensors.add(id(inp))
-                stack.append(inp)
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    return _DotWriter(roots, names, show_shapes, graph_name).walk(roots)
 
 
 __all__ = ["to_dot"]

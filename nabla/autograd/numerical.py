@@ -11,6 +11,8 @@ e.g. in softmax, whose rows sum to 1), then:
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .grad_mode import enable_grad, no_grad
@@ -83,9 +85,49 @@ class GradcheckError(AssertionError):
     pass
 
 
+def _elementwise_error(phi, base, i, ad_i, eps, atol, rtol):
+    """Central differences for every element of input i: None where they agree with autodiff, else the
+    message naming the worst element."""
+    num = np.zeros(base[i].shape)
+    arrays = [b.copy() for b in base]
+    flat = arrays[i].reshape(-1)
+    for k in range(flat.size):
+        o = flat[k]
+        flat[k] = o + eps
+        p = phi(arrays)
+        flat[k] = o - eps
+        m = phi(arrays)
+        flat[k] = o
+        num.flat[k] = (p - m) / (2 * eps)
+    err = np.abs(num - ad_i) - (atol + rtol * np.abs(num))
+    if not err.size or err.max() <= 0:
+        return None
+    k = int(np.argmax(err))
+    pos = np.unravel_index(k, num.shape) if num.ndim else ()
+    return (f"gradcheck failed for input {i} (shape {base[i].shape}) at element {tuple(int(p) for p in pos)}: "
+            f"numerical {num.flat[k]:.8g}, autodiff {ad_i.flat[k]:.8g}, "
+            f"max abs difference {np.abs(num - ad_i).max():.3g}")
+
+
+def _directional_error(phi, base, idx, ad, rng, eps, atol, rtol):
+    """One random directional derivative of all inputs at once against autodiff: None or the message."""
+    dirs = [rng.standard_normal(base[i].shape) for i in idx]
+    plus = [b.copy() for b in base]
+    minus = [b.copy() for b in base]
+    for i, v in zip(idx, dirs):
+        plus[i] = base[i] + eps * v
+        minus[i] = base[i] - eps * v
+    num = (phi(plus) - phi(minus)) / (2 * eps)
+    ana = sum(float(np.sum(a * v)) for a, v in zip(ad, dirs))
+    if abs(num - ana) > atol + rtol * abs(num):
+        return f"gradcheck failed along a random direction: numerical {num:.8g}, autodiff {ana:.8g}"
+    return None
+
+
 def gradcheck(f, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, n_directions: int = 3,
               max_elementwise: int = 400, seed: int = 0, raise_exception: bool = True) -> bool:
-    """Check autodiff against central differences (inputs should be float64 and require grad)."""
+    """Check autodiff against central differences (inputs should be float64 and require grad): every
+    element of inputs up to max_elementwise elements, then n_directions random directions for all."""
     rng = np.random.default_rng(seed)
     tensors = _as_tuple(inputs)
     diff = [t for t in tensors if t.requires_grad]
@@ -105,43 +147,11 @@ def gradcheck(f, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e
 
     base = [t.data.copy() for t in tensors]
     idx = [i for i, t in enumerate(tensors) if t.requires_grad]
-    # 1. every element of small inputs
-    for j, i in enumerate(idx):
-        if base[i].size > max_elementwise:
-            continue
-        num = np.zeros(base[i].shape)
-        arrays = [b.copy() for b in base]
-        flat = arrays[i].reshape(-1)
-        for k in range(flat.size):
-            o = flat[k]
-            flat[k] = o + eps
-            p = phi(arrays)
-            flat[k] = o - eps
-            m = phi(arrays)
-            flat[k] = o
-            num.flat[k] = (p - m) / (2 * eps)
-        err = np.abs(num - ad[j]) - (atol + rtol * np.abs(num))
-        if err.size and err.max() > 0:
-            k = int(np.argmax(err))
-            pos = np.unravel_index(k, num.shape) if num.ndim else ()
-            msg = (f"gradcheck failed for input {i} (shape {base[i].shape}) at element {tuple(int(p) for p in pos)}: "
-                   f"numerical {num.flat[k]:.8g}, autodiff {ad[j].flat[k]:.8g}, "
-                   f"max abs difference {np.abs(num - ad[j]).max():.3g}")
-            if raise_exception:
-                raise GradcheckError(msg)
-            return False
-    # 2. random directional derivatives for all inputs at once
-    for _ in range(n_directions):
-        dirs = [rng.standard_normal(base[i].shape) for i in idx]
-        plus = [b.copy() for b in base]
-        minus = [b.copy() for b in base]
-        for i, v in zip(idx, dirs):
-            plus[i] = base[i] + eps * v
-            minus[i] = base[i] - eps * v
-        num = (phi(plus) - phi(minus)) / (2 * eps)
-        ana = sum(float(np.sum(a * v)) for a, v in zip(ad, dirs))
-        if abs(num - ana) > atol + rtol * abs(num):
-            msg = f"gradcheck failed along a random direction: numerical {num:.8g}, autodiff {ana:.8g}"
+    messages = (_elementwise_error(phi, base, i, ad[j], eps, atol, rtol)
+                for j, i in enumerate(idx) if base[i].size <= max_elementwise)
+    directions = (_directional_error(phi, base, idx, ad, rng, eps, atol, rtol) for _ in range(n_directions))
+    for msg in itertools.chain(messages, directions):  # lazily: stop at the first failure
+        if msg is not None:
             if raise_exception:
                 raise GradcheckError(msg)
             return False

@@ -109,6 +109,13 @@ class Tensor:
     def device(self) -> str:
         return "cpu" if backend.xp is np else backend.xp.__name__
 
+    def cpu(self) -> "Tensor":
+        """This tensor in host memory: itself when its array is a NumPy array (``torch.Tensor.cpu`` on a CPU
+        tensor), else a copy moved there (an array of another backend, e.g. CuPy's ``asnumpy``)."""
+        if isinstance(self.data, np.ndarray):
+            return self
+        return Tensor._make(backend.xp.asnumpy(self.data), None)
+
     # ------------------------------------------------------------------ conversion
     def item(self):
         if self.data.size != 1:
@@ -299,14 +306,7 @@ class Tensor:
 
     # ------------------------------------------------------------------ display
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4, threshold=200)
-        extras = []
-        if self.data.dtype not in (backend.get_default_dtype(), np.dtype(np.int64), np.dtype(np.bool_)):
-            extras.append(f"dtype={self.data.dtype}")
-        if self._fn is not None:
-            extras.append(f"grad_fn=<{self._fn.name}Backward>")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+        from .tensor_str import tensor_repr  # the printing rules, kept out of what a tensor is
+        return tensor_repr(self)
 
     __str__ = __repr__

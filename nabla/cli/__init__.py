@@ -12,7 +12,6 @@ request that cannot start, 1 for a failure on the way), never a traceback (``NAB
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from . import bench, datasets, eval as eval_cmd, experiment, models, sample, train
@@ -30,11 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _keep_freed_memory() -> None:
-    """The command (not the library) keeps freed memory for the next step: faster steps (nabla.memory)."""
-    if os.environ.get("NABLA_KEEP_FREED_MEMORY", "1").strip().lower() not in ("0", "false", "no", "off"):
-        from ..memory import keep_freed_memory
-        keep_freed_memory()
+def _echo(line: str) -> None:
+    print(line, flush=True)  # a line per epoch reaches a log file or a pipe as it happens
 
 
 def main(argv=None) -> int:
@@ -43,9 +39,10 @@ def main(argv=None) -> int:
     if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"):
         argv = ["train"] + argv  # `nabla` alone, or `nabla --epochs 3`: train the default model
     args = parser.parse_args(argv)
-    _keep_freed_memory()
+    from ..memory import apply_environment
+    apply_environment()  # the command, not the library, keeps freed memory for the next step (nabla.memory)
     try:
-        result = COMMANDS[args.command].run(args)
+        result = COMMANDS[args.command].run(args, echo=_echo)
     except BaseException as e:  # noqa: BLE001 - every failure becomes one line and an exit code
         if isinstance(e, SystemExit):
             raise

@@ -90,7 +90,8 @@ def _measure(act, train, width, epochs, x_probe, y_probe, echo) -> dict:
     norms = gradient_norms(model, x_probe[:256], y_probe[:256])
     dead_init = dead_fraction(model, x_probe)
     fit = train_classifier(model, train, epochs=epochs, batch_size=64, seed=0, drop_last=False,
-                           optimizer=optim.SGD(model.parameters(), lr=0.01, momentum=0.9))
+                           optimizer=optim.SGD(model.parameters(), lr=0.01, momentum=0.9),
+                           echo=echo, label=f"activations: {NAMES[act]}")
     losses = fit["losses"]
     say(echo, "activations", NAMES[act], len(losses), tail_mean(losses), fit["time"])
     return {"grad_norms": norms, "ratio": float(norms[0] / norms[-1]), "dead_init": dead_init,

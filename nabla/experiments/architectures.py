@@ -50,7 +50,8 @@ def _measure(name, options, train, test, steps, batch, echo) -> dict:
     model = build_model(name, (1, 28, 28), 10, **options)
     s = summary(model, (1, 28, 28), print_fn=None)
     fit = train_classifier(model, train, steps, batch_size=batch, seed=0,   # GoogLeNet: aux heads trained too
-                           loss_fn=get_model_entry(name).training_loss(nn.CrossEntropyLoss()))
+                           loss_fn=get_model_entry(name).training_loss(nn.CrossEntropyLoss()),
+                           echo=echo, label=f"architectures: {LABELS[name]}")
     ev = evaluate(model, test)
     say(echo, "architectures", LABELS[name], len(fit["losses"]), tail_mean(fit["losses"]), fit["time"],
         f", test accuracy {ev['accuracy']:.2%}")

@@ -27,7 +27,7 @@ from ..models.seq2seq import Seq2SeqAttention, TransformerSeq2Seq
 from ..train import Trainer, WarmupCosine
 from ..train.steps.seq2seq import PairBatches, Seq2SeqStep, evaluate_seq2seq
 from .base import register_experiment
-from .common import format_claims, load_dataset, say
+from .common import Heartbeat, format_claims, load_dataset, say
 
 CLAIM = ("attention weights form a soft alignment between output and input: for grapheme-to-phoneme conversion "
          "the letters->phonemes heat map runs along the diagonal")
@@ -103,13 +103,14 @@ def _train_one(name, model, lr, train, valid, cfg, echo) -> dict:
     pad = train.tgt_vocab.pad_index
     trainer = Trainer(Seq2SeqStep(model, optim.Adam(model.parameters(), lr=lr), pad=pad),
                       scheduler=WarmupCosine(warmup=50 if name == "Transformer" else 0, min_ratio=0.05),
-                      clip_grad_norm=1.0, progress=False)
+                      clip_grad_norm=1.0, callbacks=[Heartbeat(echo, f"attention-maps: {name}")], progress=False)
     t0 = time.perf_counter()
     trainer.fit(PairBatches(train, cfg["batch"], seed=0), epochs=100, max_steps=cfg["steps"])
     seconds = time.perf_counter() - t0
     losses = trainer.step_history["loss"]
     res = evaluate_seq2seq(model, valid, limit=cfg["n_eval"])
-    say(echo, "attention-maps", name, len(losses), float(np.mean(losses)), seconds, f", phoneme error rate {res['per']:.1%}")
+    say(echo, "attention-maps", name, len(losses), float(np.mean(losses)), seconds,
+        f", phoneme error rate {res['per']:.1%}")
     return {"per": res["per"], "ser": res["ser"], "val_loss": res["loss"], "train_seconds": seconds,
             "final_train_loss": float(np.mean(losses)) if losses else None}
 
@@ -177,7 +178,8 @@ def run(quick: bool = False, download: bool = True, echo=print) -> dict:
 def claims(numbers) -> dict:
     diag = {k: v["diagonality"] for k, v in numbers["models"].items()}
     return {"the Bahdanau alignment is nearly monotonic (diagonality > 0.5)": bool(diag["Bahdanau RNN"] > 0.5),
-            "a Transformer cross-attention head is nearly monotonic (diagonality > 0.5)": bool(diag["Transformer"] > 0.5)}
+            "a Transformer cross-attention head is nearly monotonic (diagonality > 0.5)":
+                bool(diag["Transformer"] > 0.5)}
 
 
 def verdict(numbers):

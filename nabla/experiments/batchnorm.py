@@ -40,7 +40,7 @@ import numpy as np
 import nabla as nb
 from .. import nn
 from .base import register_experiment
-from .common import (evaluate, format_claims, load_images, make_optimizer, moving_average, say, tail_mean,
+from .common import (at, evaluate, format_claims, load_images, make_optimizer, moving_average, say, tail_mean,
                      train_classifier)
 
 CLAIM = ("batch normalisation speeds up convergence and allows higher learning rates, but works less well with "
@@ -82,7 +82,8 @@ def _lr_runs(width, lrs, steps, batch, train, echo) -> dict:
     for lr in lrs:
         for kind, model in _pair(width).items():
             fit = train_classifier(model, train, steps, batch_size=batch,
-                                   optimizer=make_optimizer(model, "sgd", lr, momentum=0.0), seed=0)
+                                   optimizer=make_optimizer(model, "sgd", lr, momentum=0.0), seed=0,
+                                   echo=echo, label=f"batchnorm: {kind} lr {lr:g}")
             final = tail_mean(fit["losses"])
             say(echo, "batchnorm", f"{kind} lr {lr:g}", len(fit["losses"]), final, fit["time"],
                 " (diverged)" if fit["diverged"] else "")
@@ -97,7 +98,8 @@ def _batch_runs(width, batch_sizes, seen, train, test, echo) -> dict:
     for bs in batch_sizes:
         for kind, model in _pair(width).items():
             fit = train_classifier(model, train, seen // bs, batch_size=bs,
-                                   optimizer=make_optimizer(model, "sgd", 0.01, momentum=0.9), seed=0)
+                                   optimizer=make_optimizer(model, "sgd", 0.01, momentum=0.9), seed=0,
+                                   echo=echo, label=f"batchnorm: {kind} batch {bs}")
             ev = evaluate(model, test)
             say(echo, "batchnorm", f"{kind} batch {bs}", len(fit["losses"]), tail_mean(fit["losses"]), fit["time"],
                 f", test accuracy {ev['accuracy']:.2%}")
@@ -127,7 +129,8 @@ def run(quick: bool = False, download: bool = True, echo=print) -> dict:
              "plain trains": lr_runs["plain"][lr]["trains"], "BN trains": lr_runs["bn"][lr]["trains"]}
             for lr in lrs]
     rows += [{"part": "batch", "lr / batch": bs, "plain final loss": batch_runs["plain"][bs]["final_loss"],
-              "BN final loss": batch_runs["bn"][bs]["final_loss"], "plain test acc": batch_runs["plain"][bs]["accuracy"],
+              "BN final loss": batch_runs["bn"][bs]["final_loss"],
+              "plain test acc": batch_runs["plain"][bs]["accuracy"],
               "BN test acc": batch_runs["bn"][bs]["accuracy"], "BN advantage": s["advantage"][bs]}
              for bs in batch_sizes]
     return {"table": rows, **numbers}
@@ -181,7 +184,7 @@ def plot(fig, data):
     ax1, ax2, ax3 = fig.subplots(1, 3)
     for i, lr in enumerate(lrs):
         for kind, style in (("plain", "--"), ("bn", "-")):
-            r = np.asarray(lr_runs[kind][lr]["losses"], dtype=np.float64)
+            r = np.asarray([np.inf if v is None else v for v in at(lr_runs[kind], lr)["losses"]], dtype=np.float64)
             ax1.plot(moving_average(np.where(np.isfinite(r), r, np.nan), 20), style, color=f"C{i}",
                      label=f"lr {lr:g}" if kind == "bn" else None)
     ax1.set_ylim(0, 3)
@@ -189,14 +192,15 @@ def plot(fig, data):
     ax1.set_ylabel("training loss (moving average)")
     ax1.set_title("SGD: dashed plain, solid BN")
     ax1.legend(fontsize=8)
-    ax2.semilogx(lrs, [min(lr_runs["plain"][lr]["final_loss"], 5) for lr in lrs], "o--", label="plain")
-    ax2.semilogx(lrs, [min(lr_runs["bn"][lr]["final_loss"], 5) for lr in lrs], "o-", label="BN")
+    for kind, style, label in (("plain", "o--", "plain"), ("bn", "o-", "BN")):
+        finals = [at(lr_runs[kind], lr)["final_loss"] for lr in lrs]     # inf (None in JSON): diverged
+        ax2.semilogx(lrs, [5 if v is None else min(v, 5) for v in finals], style, label=label)
     ax2.axhline(THRESHOLD, color="grey", lw=0.8)
     ax2.set_xlabel("learning rate")
     ax2.set_ylabel("final training loss (capped at 5)")
     ax2.legend(fontsize=8)
-    ax3.semilogx(batch_sizes, [batch_runs["plain"][b]["accuracy"] for b in batch_sizes], "o--", label="plain")
-    ax3.semilogx(batch_sizes, [batch_runs["bn"][b]["accuracy"] for b in batch_sizes], "o-", label="BN")
+    ax3.semilogx(batch_sizes, [at(batch_runs["plain"], b)["accuracy"] for b in batch_sizes], "o--", label="plain")
+    ax3.semilogx(batch_sizes, [at(batch_runs["bn"], b)["accuracy"] for b in batch_sizes], "o-", label="BN")
     ax3.set_xlabel("batch size")
     ax3.set_ylabel("test accuracy (eval mode)")
     ax3.set_title(f"{data['images_seen']:,} images seen at each batch size")

@@ -100,7 +100,7 @@ def run(quick: bool = False, download: bool = True, echo=print) -> dict:
     w_init = model.features.c1.weight.data.copy()
     smooth_init, edge_init = neighbour_correlation(w_init), edge_response(model, probe_x)
     fit = train_classifier(model, train, steps, batch_size=batch, optimizer=optim.Adam(model.parameters(), lr=2e-3),
-                           seed=0)
+                           seed=0, echo=echo, label="feature-maps: LeNet-5")
     ev = evaluate(model, test)
     say(echo, "feature-maps", "LeNet-5", len(fit["losses"]), tail_mean(fit["losses"]), fit["time"],
         f", test accuracy {ev['accuracy']:.2%}")
@@ -120,7 +120,8 @@ def run(quick: bool = False, download: bool = True, echo=print) -> dict:
 
 def claims(numbers) -> dict:
     sm, edge = numbers["smoothness"], numbers["edge_response"]
-    return {"trained filters are smoother (neighbour correlation up by >= 0.1)": bool(sm["trained"] >= sm["init"] + 0.1),
+    return {"trained filters are smoother (neighbour correlation up by >= 0.1)":
+                bool(sm["trained"] >= sm["init"] + 0.1),
             "trained first-layer maps follow the image's edges more closely (by >= 5%)":
                 bool(edge["trained"] >= 1.05 * edge["init"])}
 
@@ -151,7 +152,8 @@ def _show(fig, grid, r, c, img, title=None, cmap="gray", sym=False):
 def plot(fig, data):
     fig.set_size_inches(11, 9)
     grid, cols = (6, 8), 8
-    w_init, w_trained, maps, shown = data["filters_init"], data["filters_trained"], data["maps"], data["shown_image"]
+    w_init, w_trained = np.asarray(data["filters_init"]), np.asarray(data["filters_trained"])
+    maps, shown = {k: np.asarray(v) for k, v in data["maps"].items()}, np.asarray(data["shown_image"], dtype=np.float64)
     _show(fig, grid, 0, 0, shown, f"test image (label {data['shown_label']})")
     _show(fig, grid, 0, 1, sobel_magnitude(shown[None])[0], "Sobel edges")
     for i in range(w_init.shape[0]):

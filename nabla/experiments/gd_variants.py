@@ -17,13 +17,14 @@ Measured on softmax regression (a convex problem) on the UCI 8x8 Digits, with ON
 ``nabla.train.Trainer`` every model trains with); only ``DataLoader(batch_size=...)`` changes:
 len(dataset) (batch), 1 (stochastic), 32 (mini-batch).  After every update the Trainer evaluates the
 full training objective J(theta) (``eval_every=1``; evaluation is outside the timed training) and a
-callback compares the update's gradient with the full-batch gradient at the same point; we report: J against epochs and against wall time, the cost of one update, the
-fraction of updates that made J go *up* (an unstable path), the std of the step-to-step change of J,
-and the wall time each needs to reach a common target loss.  Each method runs for the same training
-time at its best learning rate from one grid.  The claim is supported when the update direction agrees
-with the full gradient best for batch, then mini-batch, then stochastic (and batch raises J least
-often), one update costs most for batch and least for stochastic, and mini-batch reaches the common
-target (the worst of the three final losses) first.
+callback compares the update's gradient with the full-batch gradient at the same point; we report: J
+against epochs and against wall time, the cost of one update, the fraction of updates that made J go
+*up* (an unstable path), the std of the step-to-step change of J, and the wall time each needs to reach
+a common target loss.  Each method runs for the same training time (whole epochs, until the first
+that ends past the budget) at its best learning rate from one grid.  The claim is supported when the
+update direction agrees with the full gradient best for batch, then mini-batch, then stochastic (and
+batch raises J least often), one update costs most for batch and least for stochastic, and mini-batch
+reaches the common target (the worst of the three final losses) first.
 """
 from __future__ import annotations
 
@@ -99,8 +100,8 @@ def _train(train_set, full_batch, batch_size, lr, budget_s, seed, record=True):
     trainer = Trainer(ClassificationStep(model, optim.SGD(model.parameters(), lr=lr), metrics=()),
                       callbacks=[WholeEpochs(budget_s)] + ([direction] if record else []), progress=False)
     j0 = trainer.evaluate(whole)["loss"]
-    trainer.fit(DataLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed), val_data=whole if record else None,
-                epochs=10 ** 9, eval_every=1 if record else None)
+    loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed)
+    trainer.fit(loader, val_data=whole if record else None, epochs=10 ** 9, eval_every=1 if record else None)
     updates, per_epoch = trainer.global_step, -(-n // batch_size)
     steps = np.arange(updates + 1)
     seen = (steps // per_epoch) * n + np.minimum((steps % per_epoch) * batch_size, n)   # samples after each update

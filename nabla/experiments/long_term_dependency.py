@@ -29,7 +29,7 @@ import nabla as nb
 from .. import nn, optim
 from ..train import RegressionStep, Trainer
 from .base import register_experiment
-from .common import format_claims, say, tail_mean
+from .common import Heartbeat, at, format_claims, say, tail_mean
 
 CLAIM = ("a vanilla RNN struggles to learn long-range dependencies (its gradient vanishes over the lag); LSTM "
          "and GRU learn them")
@@ -109,15 +109,15 @@ def _train_one(cell, T, hidden, steps, batch, lr, test, echo) -> dict:
     model = Regressor(cell, hidden)
     g_init = input_gradient_norms(model, x_probe, y_probe)
     trainer = Trainer(RegressionStep(model, optim.Adam(model.parameters(), lr=lr)), clip_grad_norm=1.0,
-                      progress=False)
+                      callbacks=[Heartbeat(echo, f"long-term-dependency: {cell} lag {T}")], progress=False)
     t0 = time.perf_counter()
     trainer.fit(AddingBatches(T, batch, T, steps), epochs=1)
     losses = np.array(trainer.step_history["loss"])
     mse, acc = _evaluate(model, x_test, y_test)
     say(echo, "long-term-dependency", f"{cell} lag {T}", len(losses), tail_mean(losses), time.perf_counter() - t0,
         f", test MSE {mse:.4f}")
-    return {"mse": mse, "accuracy": acc, "grad_init": g_init, "grad_trained": input_gradient_norms(model, x_probe, y_probe),
-            "losses": losses}
+    return {"mse": mse, "accuracy": acc, "grad_init": g_init,
+            "grad_trained": input_gradient_norms(model, x_probe, y_probe), "losses": losses}
 
 
 @register_experiment("long-term-dependency", "adding problem at growing lags: RNN vs LSTM vs GRU, accuracy and "
@@ -177,10 +177,10 @@ def plot(fig, data):
     longest = lags[-1]
     ax1, ax2, ax3 = fig.subplots(1, 3)
     for i, c in enumerate(CELLS):
-        ax1.plot(lags, [out[c][T]["mse"] for T in lags], "o-", color=f"C{i}", label=c)
-        ax2.plot(lags, [out[c][T]["accuracy"] for T in lags], "o-", color=f"C{i}", label=c)
+        ax1.plot(lags, [at(out[c], T)["mse"] for T in lags], "o-", color=f"C{i}", label=c)
+        ax2.plot(lags, [at(out[c], T)["accuracy"] for T in lags], "o-", color=f"C{i}", label=c)
         for key, style, when in (("grad_init", "-", "init"), ("grad_trained", "--", "trained")):
-            g = out[c][longest][key]
+            g = at(out[c], longest)[key]
             ax3.semilogy(np.arange(1, len(g) + 1), g, style, color=f"C{i}", label=f"{c} ({when})")
     ax1.axhline(BASELINE_MSE, color="gray", ls=":", label="answer 1")
     ax1.set_xlabel("lag T (sequence length)")

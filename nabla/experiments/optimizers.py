@@ -62,7 +62,7 @@ def _mlp_run(name, train, test, epochs, width, batch_size, threshold, echo) -> d
     nb.manual_seed(0)                                    # same weights, same batches for everyone
     model = MLP(784, 10, depth=2, width=width)
     fit = train_classifier(model, train, epochs=epochs, batch_size=batch_size, seed=0, drop_last=False,
-                           optimizer=cls(model.parameters(), **options))
+                           optimizer=cls(model.parameters(), **options), echo=echo, label=f"optimizers: MLP {name}")
     losses = fit["losses"]
     per_epoch = len(DataLoader(train, batch_size=batch_size))
     ev = evaluate(model, test, batch_size=len(test))
@@ -132,7 +132,8 @@ def run(quick: bool = False, download: bool = True, echo=print) -> dict:
 
 
 def verdict(numbers):
-    mlp, ros, mlp_cfg, ros_cfg = numbers["mlp"], numbers["rosenbrock"], numbers["mlp_config"], numbers["rosenbrock_config"]
+    mlp, ros = numbers["mlp"], numbers["rosenbrock"]
+    mlp_cfg, ros_cfg = numbers["mlp_config"], numbers["rosenbrock_config"]
     mlp_wins = [a for a in ADAPTIVE if mlp[a]["final_train_loss"] < mlp["SGD"]["final_train_loss"]]
     ros_wins = [a for a in ADAPTIVE if ros[a]["final_f"] < ros["SGD"]["final_f"]]
     best_mlp = min(OPTIMIZERS, key=lambda k: mlp[k]["final_train_loss"])

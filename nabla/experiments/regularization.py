@@ -102,7 +102,7 @@ def _overfit(train, val, width, epochs, dropout, batch_norm, label, echo):
     curve = EpochCurve(DataLoader(train, batch_size=len(train)), DataLoader(val, batch_size=len(val)))
     fit = train_classifier(model, train, epochs=epochs, batch_size=50, seed=0, drop_last=False,
                            optimizer=optim.Adam(model.parameters(), lr=1e-3), callbacks=[curve],
-                           metrics=("accuracy",))
+                           metrics=("accuracy",), echo=echo, label=f"regularization: MLP, {label}")
     c = np.array(curve.rows)       # epochs x (train loss, train acc, val loss, val acc)
     say(echo, "regularization", f"MLP, {label}", len(fit["losses"]), float(c[-1, 0]), fit["time"],
         f", train accuracy {c[-1, 1]:.2%}, validation {c[-1, 3]:.2%}")
@@ -137,7 +137,8 @@ def run(quick: bool = False, download: bool = True, echo=print) -> dict:
 
 def claims(numbers) -> dict:
     ab, gaps = numbers["l1_l2"], numbers["gaps"]
-    return {"L1 makes weights sparse": bool(ab["L1"]["near_zero"] > max(ab["L2"]["near_zero"], ab["none"]["near_zero"])),
+    return {"L1 makes weights sparse":
+                bool(ab["L1"]["near_zero"] > max(ab["L2"]["near_zero"], ab["none"]["near_zero"])),
             "L2 limits weight size": bool(ab["L2"]["norm"] < ab["none"]["norm"]),
             "dropout reduces over-fitting": bool(gaps["dropout 0.5"] < gaps["neither"]),
             "batch norm reduces over-fitting": bool(gaps["batch norm"] < gaps["neither"])}

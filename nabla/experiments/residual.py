@@ -80,7 +80,7 @@ def _train_one(depth, shortcut, width, train, test, steps, batch, lr, probe, ech
     first = GradientRecorder(lambda: _norm(model.conv1.weight))
     last = GradientRecorder(lambda: _norm(model.fc.weight))
     fit = train_classifier(model, train, steps, batch_size=batch, optimizer=make_optimizer(model, "sgd", lr),
-                           seed=0, callbacks=[first, last])
+                           seed=0, callbacks=[first, last], echo=echo, label=f"residual: {name}")
     ev = evaluate(model, test)
     g_first, g_last = np.array(first.values), np.array(last.values)
     say(echo, "residual", name, len(fit["losses"]), tail_mean(fit["losses"]), fit["time"],

@@ -24,7 +24,7 @@ from ..models.rnn_lm import CharRNNLM
 from ..train import Trainer, WarmupCosine
 from ..train.steps.language_model import LanguageModelStep, RandomWindows, StreamBatches, TokenStream, evaluate_lm
 from .base import register_experiment
-from .common import format_claims, load_dataset, say
+from .common import Heartbeat, format_claims, load_dataset, say
 
 CLAIM = ("for the same compute budget a Transformer language model trains faster and reaches a lower validation "
          "loss than an LSTM")
@@ -55,11 +55,12 @@ def _train_one(name, model, train_ids, val_ids, cfg, echo) -> dict:
     the budget and the curve's time axis are this process's CPU seconds."""
     seq, batch = cfg["seq"], cfg["batch"]
     stateful = getattr(model, "stateful", False)
-    loader = (StreamBatches(train_ids, batch, seq, seed=0) if stateful else RandomWindows(train_ids, batch, seq, seed=0))
+    loader = StreamBatches(train_ids, batch, seq, seed=0) if stateful else RandomWindows(train_ids, batch, seq, seed=0)
     val = TokenStream(val_ids, seq * 2 if stateful else seq, max_tokens=cfg["eval_tokens"])
     trainer = Trainer(LanguageModelStep(model, optim.Adam(model.parameters(), lr=cfg["lr"])),
                       scheduler=WarmupCosine(warmup=20 if name == "Transformer" else 0, min_ratio=0.1),
-                      clip_grad_norm=1.0, clock="cpu", progress=False)
+                      clip_grad_norm=1.0, clock="cpu", callbacks=[Heartbeat(echo, f"rnn-vs-transformer: {name}")],
+                      progress=False)
     wall0 = time.perf_counter()
     hist = trainer.fit(loader, val_data=val, epochs=1000, max_steps=cfg["max_steps"], time_budget=cfg["budget"],
                        eval_every=cfg["eval_every"])

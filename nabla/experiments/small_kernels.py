@@ -81,7 +81,7 @@ def _measure(name, kernels, width, train, test, steps, batch, echo) -> dict:
     rf = measured_receptive_field(conv_block(width, width, kernels), width)
     nb.manual_seed(0)
     model = kernel_net(kernels, width)
-    fit = train_classifier(model, train, steps, batch_size=batch, seed=0)
+    fit = train_classifier(model, train, steps, batch_size=batch, seed=0, echo=echo, label=f"small-kernels: {name}")
     ev = evaluate(model, test)
     say(echo, "small-kernels", name, len(fit["losses"]), tail_mean(fit["losses"]), fit["time"],
         f", test accuracy {ev['accuracy']:.2%}")

@@ -24,7 +24,7 @@ average pool and two hidden full layers of ``hidden`` units (default 512).
 from __future__ import annotations
 
 from .. import nn
-from .registry import Option, register_model
+from .registry import register_model
 
 TORCHVISION_CHANNELS = (64, 192, 384, 256, 256)
 PAPER_CHANNELS = (96, 256, 384, 384, 256)

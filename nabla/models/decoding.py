@@ -166,6 +166,38 @@ def greedy_decode(step_fn, start, max_len: int, eos: int | None = None, state=No
                          feed=feed)
 
 
+def _beam_step(lp, scores, finished, lengths, eos, pad):
+    """One step of beam search on the log-probabilities lp (B, K, V): the K best of the K * V extensions
+    of each sequence's beams.  Returns (token, origin beam, scores, finished, lengths), each (B, K)."""
+    B, K, V = lp.shape
+    if not 0 <= eos < V:
+        raise ValueError(f"beam_search: eos {eos} is not a token of a vocabulary of size {V}")
+    # a finished beam has one continuation, at no cost (its token is replaced by pad below)
+    lp = np.where(finished[..., None], -np.inf, lp)
+    lp[..., eos] = np.where(finished, 0.0, lp[..., eos])
+    cand = (scores[..., None] + lp).reshape(B, K * V)
+    kk = min(K, K * V)
+    top = np.argpartition(-cand, kk - 1, axis=1)[:, :kk]
+    top = np.take_along_axis(top, np.argsort(-np.take_along_axis(cand, top, 1), axis=1, kind="stable"), 1)
+    origin, tok = top // V, top % V
+    new_scores = np.take_along_axis(cand, top, 1)
+    was_done = np.take_along_axis(finished, origin, 1)
+    lengths = np.take_along_axis(lengths, origin, 1) + ~was_done
+    finished = was_done | (tok == eos) | ~np.isfinite(new_scores)
+    return np.where(was_done, pad, tok), origin, new_scores, finished, lengths
+
+
+def _ranked(tokens, scores, lengths, length_penalty):
+    """The hypotheses (B, K, L) sorted best first by score / length ** length_penalty, with those
+    normalised scores and the lengths."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        norm = scores / np.maximum(lengths, 1).astype(np.float64) ** float(length_penalty)
+    norm = np.where(np.isfinite(scores), norm, -np.inf)
+    order = np.argsort(-norm, axis=1, kind="stable")
+    tokens = np.take_along_axis(tokens, order[..., None], 1)
+    return tokens, np.take_along_axis(norm, order, 1), np.take_along_axis(lengths, order, 1)
+
+
 # ---------------------------------------------------------------------------------------------- beam search
 def beam_search(step_fn, start, beam_size: int, max_len: int, eos: int, length_penalty: float = 1.0, state=None,
                 reorder_state=None, batch_size: int | None = None, pad: int = 0, feed: str = "last",
@@ -202,35 +234,13 @@ def beam_search(step_fn, start, beam_size: int, max_len: int, eos: int, length_p
         for _ in range(int(max_len)):
             logits, state = _call(step_fn, history, state, feed)
             lp = log_softmax_np(logits).reshape(B, K, -1)
-            V = lp.shape[-1]
-            if not 0 <= eos < V:
-                raise ValueError(f"beam_search: eos {eos} is not a token of a vocabulary of size {V}")
-            # a finished beam has one continuation, at no cost (its token is replaced by pad below)
-            lp = np.where(finished[..., None], -np.inf, lp)
-            lp[..., eos] = np.where(finished, 0.0, lp[..., eos])
-            cand = (scores[..., None] + lp).reshape(B, K * V)
-            kk = min(K, K * V)
-            top = np.argpartition(-cand, kk - 1, axis=1)[:, :kk]
-            top = np.take_along_axis(top, np.argsort(-np.take_along_axis(cand, top, 1), axis=1, kind="stable"), 1)
-            origin, tok = top // V, top % V
-            new_scores = np.take_along_axis(cand, top, 1)
-            was_done = np.take_along_axis(finished, origin, 1)
-            lengths = np.take_along_axis(lengths, origin, 1) + ~was_done
-            finished = was_done | (tok == eos) | ~np.isfinite(new_scores)
-            tok = np.where(was_done, pad, tok)
-            scores = new_scores
+            tok, origin, scores, finished, lengths = _beam_step(lp, scores, finished, lengths, eos, pad)
             rows = (np.arange(B)[:, None] * K + origin).reshape(-1)
             history = np.concatenate([history[rows], tok.reshape(-1, 1)], axis=1)
             state = reorder(state, rows) if state is not None else None
             if finished.all():
                 break
-    tokens = history[:, 1:].reshape(B, K, -1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        norm = scores / np.maximum(lengths, 1).astype(np.float64) ** float(length_penalty)
-    norm = np.where(np.isfinite(scores), norm, -np.inf)
-    order = np.argsort(-norm, axis=1, kind="stable")
-    tokens = np.take_along_axis(tokens, order[..., None], 1)
-    norm, lengths = np.take_along_axis(norm, order, 1), np.take_along_axis(lengths, order, 1)
+    tokens, norm, lengths = _ranked(history[:, 1:].reshape(B, K, -1), scores, lengths, length_penalty)
     if return_all:
         return from_numpy(tokens), from_numpy(norm), from_numpy(lengths)
     return from_numpy(tokens[:, 0]), from_numpy(norm[:, 0])

@@ -31,7 +31,7 @@ from functools import partial
 from .. import nn
 from ..nn import functional as F
 from ..ops.shape import cat
-from .registry import Option, register_model
+from .registry import register_model
 
 GoogLeNetOutputs = namedtuple("GoogLeNetOutputs", ["logits", "aux_logits2", "aux_logits1"])
 

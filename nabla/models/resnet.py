@@ -322,7 +322,8 @@ def plain110(num_classes: int = 10, in_channels: int = 3, **kwargs) -> CifarResN
 
 # ------------------------------------------------------------------ registered for `nabla train`
 @register_model("resnet-small", "ResNet-depth (18/34/50/101/152) for 28x28 input: 3x3 stride-1 conv1, no "
-                "max-pool (depth, width)", default_dataset="fashion-mnist", depth=18, width=16)
+                "max-pool (depth, width)", default_dataset="fashion-mnist", depth=Option(18, choices=(18, 34, 50, 101, 152)),
+                width=16)
 def _resnet_small(in_shape, num_classes, **options):
     return resnet_small(num_classes=num_classes, in_channels=in_shape[0], **options)
 

@@ -141,6 +141,6 @@ def vgg_small(num_classes: int = 10, in_channels: int = 1, depth: int = 16, widt
 
 @register_model("vgg-small", "VGG for 28x28 input: the first three stages of VGG-depth (3x3 convs, 2x2 "
                 "max-pools), scaled channels (depth, width, batch_norm, hidden, dropout)",
-                default_dataset="fashion-mnist", depth=16, width=32, batch_norm=False, hidden=512, dropout=0.5)
+                default_dataset="fashion-mnist", depth=Option(16, choices=(11, 13, 16, 19)), width=32, batch_norm=False, hidden=512, dropout=0.5)
 def _vgg_small(in_shape, num_classes, **options):
     return vgg_small(num_classes=num_classes, in_channels=in_shape[0], **options)

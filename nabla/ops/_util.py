@@ -1,11 +1,8 @@
 """Helpers shared by the op families: turning operands into tensors, normalising dims."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from .. import backend
 from ..autograd.broadcast import as_tensor  # noqa: F401  (ops' operand conversion lives with the engine)
 from ..autograd.tensor import Tensor
 

@@ -337,6 +337,24 @@ gt = _compare(np.greater, "gt")
 ge = _compare(np.greater_equal, "ge")
 
 
+def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
+    """|input - other| <= atol + rtol |other| elementwise, a bool tensor (not differentiable);
+    NaNs are close to each other only with equal_nan, infinities only to the same infinity."""
+    x = as_tensor(input)
+    y = as_tensor(other, x)
+    if rtol < 0 or atol < 0:
+        raise ValueError(f"isclose: rtol and atol must be non-negative, got rtol={rtol} and atol={atol}")
+    try:
+        return _const(np.asarray(np.isclose(x.data, y.data, rtol=rtol, atol=atol, equal_nan=equal_nan)))
+    except ValueError:
+        raise _broadcast_error("isclose", x.data, y.data) from None
+
+
+def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """Whether every element of input is close to other's (see :func:`isclose`): a Python bool."""
+    return bool(isclose(input, other, rtol, atol, equal_nan).data.all())
+
+
 def logical_not(x):
     return _const(np.logical_not(as_tensor(x).data))
 
@@ -348,6 +366,7 @@ def _reflected(fn):
 install(
     add=add, sub=sub, mul=mul, div=div, neg=neg, pow=pow, maximum=maximum, minimum=minimum,
     to=to, floor_divide=floor_divide, remainder=remainder, eq=eq, ne=ne, lt=lt, le=le, gt=gt, ge=ge,
+    isclose=isclose, allclose=allclose,
     subtract=sub, multiply=mul, divide=div, true_divide=div, logical_not=logical_not,
     __add__=add, __radd__=_reflected(add), __sub__=sub, __rsub__=_reflected(sub),
     __mul__=mul, __rmul__=_reflected(mul), __truediv__=div, __rtruediv__=_reflected(div),
@@ -364,4 +383,5 @@ install(
     long=lambda self: to(self, np.int64), int=lambda self: to(self, np.int32), bool=lambda self: to(self, np.bool_),
 )
 
-__all__ = ['add', 'sub', 'mul', 'div', 'neg', 'pow', 'maximum', 'minimum', 'where', 'to', 'floor_divide', 'remainder', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_not']
+__all__ = ['add', 'sub', 'mul', 'div', 'neg', 'pow', 'maximum', 'minimum', 'where', 'to', 'floor_divide', 'remainder', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'isclose',
+           'allclose', 'logical_not']

@@ -25,7 +25,6 @@ import numpy as np
 
 from .. import backend
 from ..autograd.function import Function
-from ..autograd.grad_mode import _GradState
 from ..autograd.tensor import Tensor
 from ._util import as_tensor, _const, exp_sums_unusable, max_shifted_exp
 from .arithmetic import where

@@ -46,10 +46,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import _GradState
-from ..autograd.tensor import Tensor
-from ._util import as_tensor, _const, install
-from .shape import reshape, unsqueeze, squeeze
+from ._util import as_tensor
+from .shape import unsqueeze, squeeze
 
 _COLS_BYTES = 32 << 20     # largest unfolded (im2col) chunk
 _SHIFT_MIN_C = 16          # stride-1 convolutions with at least this many input channels per group go "shifted"
@@ -268,42 +266,64 @@ def _conv_forward(x, w, stride, pads, dilation, groups, out_hw=None, xp=None, ke
         return out.reshape(n, oh, ow, k), None
     if xp is None:
         xp = _padded_nhwc(x, pads)
-    hp, wp = xp.shape[1], xp.shape[2]
-    if cg == 1 and g > 1:  # depthwise: y[..., g, m] = sum_ij x_ij[..., g] w[g, m, i, j]
-        wt = w.reshape(g, kg, kh, kw)
-        out = np.zeros((n, oh, ow, g, kg), dtype=dt)
-        tmp = np.empty_like(out)
-        for i in range(kh):
-            for j in range(kw):
-                np.multiply(_offset(xp, i, j, oh, ow, stride, dilation)[..., None], wt[:, :, i, j], out=tmp)
-                out += tmp
-        return out.reshape(n, oh, ow, k), xp
+    if cg == 1 and g > 1:
+        return _depthwise_conv(xp, w, oh, ow, stride, dilation, dt), xp
     if _use_rows(stride, g, cg, n * oh * ow * kh * kw * c * xp.itemsize):
         y = _rows_conv(xp, _wrows(w), dilation[0], oh, ow, stride[1], dilation[1], kw, keep=keep)
         return y, xp
     wt = np.ascontiguousarray(w.reshape(g, kg, cg, kh, kw).transpose(3, 4, 0, 2, 1))  # (kh, kw, G, Cg, Kg)
     if _use_shifted(stride, cg, kh, kw, g):
-        flat = xp.reshape(-1, c)
-        rows = flat.shape[0]
-        span = (kh - 1) * dilation[0] * wp + (kw - 1) * dilation[1]
-        m = rows - span
-        out = np.empty((rows, k), dtype=dt)
-        tmp = np.empty((m, k), dtype=dt)
-        first = True
-        for i in range(kh):
-            for j in range(kw):
-                s = i * dilation[0] * wp + j * dilation[1]
-                dst = out[:m] if first else tmp
-                if g == 1:
-                    np.matmul(flat[s:s + m], wt[i, j, 0], out=dst)
-                else:
-                    np.matmul(flat[s:s + m].reshape(m, g, cg).transpose(1, 0, 2), wt[i, j],
-                              out=dst.reshape(m, g, kg).transpose(1, 0, 2))
-                if not first:
-                    out[:m] += tmp
-                first = False
-        return out.reshape(n, hp, wp, k)[:, :oh, :ow], xp
-    # im2col, a batch chunk at a time
+        return _shifted_conv(xp, wt, k, dilation, dt)[:, :oh, :ow], xp
+    return _im2col_conv(xp, wt, oh, ow, stride, dilation, g, dt, keep), xp
+
+
+def _depthwise_conv(xp, w, oh, ow, stride, dilation, dt):
+    """Depthwise (one input channel a group): y[..., g, m] = sum_ij x_ij[..., g] w[g, m, i, j]."""
+    n = xp.shape[0]
+    k, _, kh, kw = w.shape
+    g = xp.shape[3]
+    wt = w.reshape(g, k // g, kh, kw)
+    out = np.zeros((n, oh, ow, g, k // g), dtype=dt)
+    tmp = np.empty_like(out)
+    for i in range(kh):
+        for j in range(kw):
+            np.multiply(_offset(xp, i, j, oh, ow, stride, dilation)[..., None], wt[:, :, i, j], out=tmp)
+            out += tmp
+    return out.reshape(n, oh, ow, k)
+
+
+def _shifted_conv(xp, wt, k, dilation, dt):
+    """Stride 1: the padded input as (rows, C), each kernel offset one product with the rows shifted by
+    it, summed; (N, HP, WP, K), of which [:, :OH, :OW] is the output (wt (kh, kw, G, Cg, Kg))."""
+    n, hp, wp, c = xp.shape
+    kh, kw, g, cg, kg = wt.shape
+    flat = xp.reshape(-1, c)
+    rows = flat.shape[0]
+    span = (kh - 1) * dilation[0] * wp + (kw - 1) * dilation[1]
+    m = rows - span
+    out = np.empty((rows, k), dtype=dt)
+    tmp = np.empty((m, k), dtype=dt)
+    first = True
+    for i in range(kh):
+        for j in range(kw):
+            s = i * dilation[0] * wp + j * dilation[1]
+            dst = out[:m] if first else tmp
+            if g == 1:
+                np.matmul(flat[s:s + m], wt[i, j, 0], out=dst)
+            else:
+                np.matmul(flat[s:s + m].reshape(m, g, cg).transpose(1, 0, 2), wt[i, j],
+                          out=dst.reshape(m, g, kg).transpose(1, 0, 2))
+            if not first:
+                out[:m] += tmp
+            first = False
+    return out.reshape(n, hp, wp, k)
+
+
+def _im2col_conv(xp, wt, oh, ow, stride, dilation, g, dt, keep):
+    """im2col, a batch chunk at a time: the windows as rows, one product with the kernel per chunk."""
+    n, c = xp.shape[0], xp.shape[3]
+    kh, kw, _, cg, kg = wt.shape
+    k = g * kg
     out = np.empty((n, oh, ow, k), dtype=dt)
     wmat = wt.transpose(2, 0, 1, 3, 4).reshape(g, kh * kw * cg, kg)
     chunks = _chunks(n, oh * ow * kh * kw * c * xp.itemsize)
@@ -316,7 +336,7 @@ def _conv_forward(x, w, stride, pads, dilation, groups, out_hw=None, xp=None, ke
         else:
             np.matmul(cols.reshape(g, -1, kh * kw * cg), wmat,
                       out=out[a:b].reshape(-1, g, kg).transpose(1, 0, 2))
-    return out, xp
+    return out
 
 
 def _conv_transpose_forward(gy, w, stride, pads, dilation, groups, out_hw):

@@ -16,7 +16,6 @@ import numpy as np
 
 from .. import backend
 from ..autograd.function import Function
-from ..autograd.tensor import Tensor
 from ._util import as_tensor, _const
 
 

@@ -240,7 +240,30 @@ def _parse_einsum(equation, shapes):
     if len(specs) != len(shapes):
         raise ValueError(f"einsum: equation {equation!r} names {len(specs)} operands, got {len(shapes)} "
                          f"(shapes {[tuple(s) for s in shapes]})")
-    used = set(c for c in eq if c.isalpha())
+    ell_dims = _ellipsis_dims(specs, shapes)
+    n_ell = max(ell_dims, default=0)
+    free = [c for c in string.ascii_letters if c not in set(c for c in eq if c.isalpha())]
+    if n_ell > len(free):
+        raise ValueError(f"einsum: equation {equation!r} needs more than 52 distinct subscripts")
+    ell = "".join(free[:n_ell])
+    subs = []
+    for spec, shape in zip(specs, shapes):
+        k = len(shape) - len(spec.replace("...", ""))
+        subs.append(spec.replace("...", ell[n_ell - k:] if k else "") if "..." in spec else spec)
+    if arrow:
+        out = _explicit_output(lhs, rhs, ell, subs)
+    else:  # implicit: the ellipsis dims, then the letters seen once, in alphabetical order
+        counts = {}
+        for spec in specs:
+            for c in spec.replace("...", ""):
+                counts[c] = counts.get(c, 0) + 1
+        out = (ell if ell_dims else "") + "".join(sorted(c for c, n in counts.items() if n == 1))
+    _check_sizes(subs, shapes)
+    return subs, out
+
+
+def _ellipsis_dims(specs, shapes):
+    """How many dimensions each operand's '...' stands for (operands without one are checked)."""
     ell_dims = []
     for i, (spec, shape) in enumerate(zip(specs, shapes)):
         letters = spec.replace("...", "")
@@ -255,30 +278,23 @@ def _parse_einsum(equation, shapes):
             raise ValueError(f"einsum: the number of subscripts in {spec!r} ({len(letters)}) does not match the "
                              f"number of dimensions ({len(shape)}) of operand {i} (shape {tuple(shape)}) and no "
                              "ellipsis was given")
-    n_ell = max(ell_dims, default=0)
-    free = [c for c in string.ascii_letters if c not in used]
-    if n_ell > len(free):
-        raise ValueError(f"einsum: equation {equation!r} needs more than 52 distinct subscripts")
-    ell = "".join(free[:n_ell])
-    subs = []
-    for spec, shape in zip(specs, shapes):
-        k = len(shape) - len(spec.replace("...", ""))
-        subs.append(spec.replace("...", ell[n_ell - k:] if k else "") if "..." in spec else spec)
-    if arrow:
-        if "." in rhs.replace("...", ""):
-            raise ValueError(f"einsum: output subscripts {rhs!r}: '.' must come as an ellipsis '...'")
-        out = rhs.replace("...", ell)
-        for c in out:
-            if out.count(c) > 1:
-                raise ValueError(f"einsum: output subscript {c} appears more than once in the output {rhs!r}")
-            if c not in "".join(subs):
-                raise ValueError(f"einsum: output subscript {c} does not appear in the inputs {lhs!r}")
-    else:  # implicit: the ellipsis dims, then the letters seen once, in alphabetical order
-        counts = {}
-        for spec in specs:
-            for c in spec.replace("...", ""):
-                counts[c] = counts.get(c, 0) + 1
-        out = (ell if ell_dims else "") + "".join(sorted(c for c, n in counts.items() if n == 1))
+    return ell_dims
+
+
+def _explicit_output(lhs, rhs, ell, subs):
+    if "." in rhs.replace("...", ""):
+        raise ValueError(f"einsum: output subscripts {rhs!r}: '.' must come as an ellipsis '...'")
+    out = rhs.replace("...", ell)
+    for c in out:
+        if out.count(c) > 1:
+            raise ValueError(f"einsum: output subscript {c} appears more than once in the output {rhs!r}")
+        if c not in "".join(subs):
+            raise ValueError(f"einsum: output subscript {c} does not appear in the inputs {lhs!r}")
+    return out
+
+
+def _check_sizes(subs, shapes):
+    """A letter's sizes agree across operands (or broadcast from 1), and within one operand (a diagonal)."""
     sizes = {}
     for i, (s, shape) in enumerate(zip(subs, shapes)):
         for c, n in zip(s, shape):
@@ -291,7 +307,6 @@ def _parse_einsum(equation, shapes):
                                  f"with previously seen size {prev} (shapes {[tuple(s) for s in shapes]})")
             if prev == 1:
                 sizes[c] = n
-    return subs, out
 
 
 def einsum(equation, *operands):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import _GradState
 from ..autograd.tensor import Tensor
 from ._util import as_tensor, _const, exp_sums_unusable, max_shifted_exp
 from .shape import reshape

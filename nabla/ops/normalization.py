@@ -16,8 +16,6 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import _GradState
-from ..autograd.tensor import Tensor
 from ._util import as_tensor, _const, sum_cols, sum_rows
 from .shape import reshape
 

@@ -20,7 +20,7 @@ from ..autograd.grad_mode import _GradState
 from ..autograd.tensor import Tensor
 from ._util import as_tensor, _const
 from .conv import _tuple
-from .shape import reshape, unsqueeze, squeeze
+from .shape import unsqueeze, squeeze
 
 
 def _channels_last(a) -> bool:

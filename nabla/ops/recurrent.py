@@ -49,8 +49,7 @@ import threading
 import numpy as np
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import _GradState, enable_grad
-from ..autograd.tensor import Tensor
+from ..autograd.grad_mode import enable_grad
 from ._util import _const, sum_cols
 
 __all__ = ["lstm_layer", "gru_layer", "rnn_layer", "recurrent_layer"]

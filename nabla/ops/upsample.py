@@ -17,7 +17,6 @@ import math
 
 import numpy as np
 
-from ..autograd.tensor import Tensor
 from ._util import as_tensor, _const
 from .linalg import matmul
 from .shape import broadcast_to, reshape

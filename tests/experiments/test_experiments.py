@@ -1,5 +1,5 @@
 """Every registered experiment runs end to end in its quick configuration: JSON and plot written,
-numbers sane.  (Whether a claim is SUPPORTED is the experiment's finding, not a test condition.)"""
+numbers sane; a progress line per trained configuration.  (Whether a claim is SUPPORTED is the experiment's finding, not a test condition.)"""
 import importlib.util
 import json
 import math
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nabla.data.datasets import DatasetNotFoundError
-from nabla.experiments import experiment_names, run_experiment
+from nabla.experiments import experiment_names, get_experiment, run_experiment
 
 HAS_MPL = importlib.util.find_spec("matplotlib") is not None
 _results = {}
@@ -20,7 +20,7 @@ def _run(name, tmp_path_factory):
         out = tmp_path_factory.mktemp(name)
         lines = []
         try:
-            result = run_experiment(name, out_dir=str(out), quick=True, echo=lines.append)
+            result = run_experiment(name, out_dir=str(out), quick=True, echo=lines.append, download=False)
         except DatasetNotFoundError as e:
             pytest.skip(f"{name}: data set not installed here: {e}")
         with open(os.path.join(out, f"{name}.json")) as f:
@@ -54,6 +54,7 @@ def test_runs_end_to_end(name, tmp_path_factory):
     for row in record["table"]:      # table numbers are finite (NaN/inf would be written as null)
         assert all(v is not None for v in row.values()), row
         assert all(math.isfinite(v) for v in _finite_numbers(row)), row
+    assert any(ln.startswith(f"{name}: ") for ln in lines), "no progress line"
     verdict_line = [ln for ln in lines if ln.startswith(("SUPPORTED:", "NOT SUPPORTED:"))]
     assert len(verdict_line) == 1 and verdict_line[0].startswith("SUPPORTED" if result.supported else "NOT")
     if HAS_MPL:
@@ -61,6 +62,10 @@ def test_runs_end_to_end(name, tmp_path_factory):
         assert os.path.getsize(png) > 10_000
         with open(png, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+        import matplotlib.pyplot as plt
+        fig = plt.figure()
+        get_experiment(name).plot(fig, record["data"])      # the figure redrawn from the JSON alone
+        plt.close(fig)
 
 
 def _rows(record, key):

@@ -25,6 +25,7 @@ def test_nonsense_is_a_one_line_error(name, value, message):
         S.check_setting(name, value)
 
 
+@pytest.mark.filterwarnings("ignore:Detected call of")
 def test_replan_extends_the_cosine_over_the_new_total():
     nb.manual_seed(0)
     opt = optim.Adam(nn.Linear(2, 2).parameters(), lr=1.0)

@@ -1,3 +1,5 @@
 """The step objects the Trainer drives, one per task (see ``base.Step`` for the contract)."""
 from .base import Step  # noqa: F401
 from .classification import ClassificationStep, RegressionStep, SupervisedStep, main_output  # noqa: F401
+from .language_model import LanguageModelStep  # noqa: F401
+from .seq2seq import Seq2SeqStep  # noqa: F401

@@ -18,9 +18,9 @@ def test_listed_with_sizes_shapes_and_install_lines():
 
 
 def test_cli_listing_prints_text_sets():
-    from nabla.cli import cmd_datasets
+    from nabla.cli import datasets
     lines = []
-    cmd_datasets(None, echo=lines.append)
+    datasets.run(None, echo=lines.append)
     text = "\n".join(lines)
     assert "kjv" in text and "cmudict" in text and "kjv-rv1909" in text
 
