@@ -12,7 +12,12 @@ folder, hashes the new weights the same way and prints one row per case:
 
 It exits 0 when every weight matches, 1 on any mismatch (the differing arrays are listed), 2 when a
 command fails.  A weight's hash is the sha256 of its raw bytes (C order) as ``safetensors.numpy``
-loads it; keys are the model's state-dict names (``model.`` prefix stripped).  The hashes hold on
+loads it; keys are the model's state-dict names (``model.`` prefix stripped).
+
+The commands lean on each model's training defaults (optimizer, lr, batch size, schedule), so a changed
+default is a mismatch too -- a real change of what the command does.  To tell it from a numerical
+change, pin the old settings: ``--extra "lenet5=--lr 0.001"`` appends flags to one case's command
+(e478c76's defaults: adam lr 0.001 for all four, batch 128 for the sequence models).  The hashes hold on
 the machine and NumPy/BLAS build that recorded them: another BLAS, or another thread count, may sum
 in another order, which is a real (if harmless) difference this script will report.
 """
@@ -107,12 +112,20 @@ def main(argv=None) -> int:
                                     'e.g. --nabla "python -m nabla.cli"')
     ap.add_argument("--record", action="store_true", help=f"write {REFERENCE.relative_to(ROOT)} from this code")
     ap.add_argument("--reference", default=str(REFERENCE))
+    ap.add_argument("--extra", action="append", default=[], metavar="CASE=FLAGS",
+                    help='flags appended to one case\'s command, e.g. --extra "lenet5=--lr 0.001"')
     args = ap.parse_args(argv)
     names = args.cases or list(CASES)
     unknown = [n for n in names if n not in CASES]
     if unknown:
         ap.error(f"unknown case(s) {', '.join(unknown)}; valid: {', '.join(CASES)}")
     nabla = nabla_command(args.nabla)
+    extra = {}
+    for item in args.extra:
+        case, _, flags = item.partition("=")
+        if case not in CASES:
+            ap.error(f"--extra {item!r}: unknown case {case!r}")
+        extra[case] = shlex.split(flags)
     ref_path = Path(args.reference)
     reference = json.loads(ref_path.read_text()) if ref_path.is_file() else {"cases": {}}
     if not args.record and not ref_path.is_file():
@@ -121,7 +134,7 @@ def main(argv=None) -> int:
 
     rows, failed, broken = [], False, False
     for name in names:
-        argv_ = CASES[name] if args.record else reference["cases"][name]["argv"]
+        argv_ = (CASES[name] if args.record else reference["cases"][name]["argv"]) + extra.get(name, [])
         try:
             got, seconds = run_case(name, argv_, nabla)
         except RuntimeError as e:

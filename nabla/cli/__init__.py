@@ -21,8 +21,15 @@ COMMANDS = {"train": train, "eval": eval_cmd, "sample": sample, "models": models
             "experiment": experiment, "bench": bench}
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line (the usage is one `--help` away), exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nabla", description="nabla: deep learning from first principles on NumPy")
+    p = _Parser(prog="nabla", description="nabla: deep learning from first principles on NumPy")
     sub = p.add_subparsers(dest="command")
     for module in COMMANDS.values():
         module.add_parser(sub)

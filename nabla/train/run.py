@@ -165,9 +165,11 @@ def _resolve_names(request: Request, config: dict) -> tuple:
         return entry, dataset, recorded_settings(config)
     try:
         entry = get_model_entry(request.model or default_model_name())
+        return entry, check_dataset(entry, request.dataset or entry.default_dataset), {}
     except KeyError as e:
         raise RunError(str(e).strip("'\"")) from None
-    return entry, check_dataset(entry, request.dataset or entry.default_dataset), {}
+    except ValueError as e:  # a data set of another task, or an unknown name
+        raise RunError(str(e)) from None
 
 
 def _resolve_options(entry, request: Request, config: dict) -> dict:

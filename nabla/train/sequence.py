@@ -14,7 +14,7 @@ from .steps.language_model import (LanguageModelStep, RandomWindows, StreamBatch
 from .steps.seq2seq import PairBatches, PairSubset, Seq2SeqStep, evaluate_seq2seq, seq2seq_loss  # noqa: F401
 from .trainer import Trainer
 
-__all__ = ["train_lm", "evaluate_lm", "lr_at", "train_seq2seq", "evaluate_seq2seq", "seq2seq_loss"]
+__all__ = ["train_lm", "evaluate_lm", "random_windows", "lr_at", "train_seq2seq", "evaluate_seq2seq", "seq2seq_loss"]
 
 
 def _fit(step, loader, val, epochs, max_steps, time_budget, clip, warmup, min_lr_ratio, eval_every, clock,
@@ -52,3 +52,11 @@ def train_seq2seq(model, train_set, val_set, optimizer, batch_size: int = 64, ep
     loader = PairBatches(train_set, batch_size, seed=seed)
     return _fit(step, loader, PairSubset(val_set, eval_size, beam_size), epochs, max_steps, time_budget, clip,
                 warmup, min_lr_ratio, eval_every or len(loader), clock, log, callbacks)
+
+
+def random_windows(ids, batch_size: int, seq_len: int, rng):
+    """``(x, y)`` (B, T) int64: ``batch_size`` windows at uniformly random starts, ``y`` shifted by one
+    (one batch of ``RandomWindows``, from the caller's generator)."""
+    loader = RandomWindows(ids, batch_size, seq_len, steps_per_epoch=1)
+    loader.rng = rng
+    return next(iter(loader))
