@@ -39,15 +39,11 @@ ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "tests" / "fixtures" / "bit_identical.json"
 
 # the argv after `nabla`; {out} is a fresh folder that does not exist yet
-CASES = {
+CASES = {  # the settings whose defaults changed since e478c76 are named, so each command means what it meant
     "mlp": ["train", "mlp", "--dataset", "mnist-5k", "--epochs", "2", "--seed", "0", "--quiet", "--out", "{out}"],
-    "lenet5": ["train", "lenet5", "--dataset", "mnist-5k", "--epochs", "2", "--seed", "0", "--quiet",
-               "--out", "{out}"],
-    "char-lstm": ["train", "char-lstm", "--dataset", "kjv", "--max-steps", "50", "--seed", "0", "--quiet",
-                  "--eval-limit", "500", "--eval-tokens", "5000", "--num-samples", "1", "--length", "10",
-                  "--out", "{out}"],
-    "seq2seq-attn": ["train", "seq2seq-attn", "--dataset", "cmudict", "--max-steps", "50", "--seed", "0", "--quiet",
-                     "--eval-limit", "500", "--num-samples", "1", "--length", "10", "--out", "{out}"],
+    "lenet5": ["train", "lenet5", "--dataset", "mnist-5k", "--epochs", "2", "--seed", "0", "--quiet", "--lr", "0.001", "--out", "{out}"],
+    "char-lstm": ["train", "char-lstm", "--dataset", "kjv", "--max-steps", "50", "--seed", "0", "--quiet", "--eval-limit", "500", "--eval-tokens", "5000", "--num-samples", "1", "--length", "10", "--lr", "0.001", "--batch-size", "128", "--seq-len", "128", "--epochs", "10", "--out", "{out}"],
+    "seq2seq-attn": ["train", "seq2seq-attn", "--dataset", "cmudict", "--max-steps", "50", "--seed", "0", "--quiet", "--eval-limit", "500", "--num-samples", "1", "--length", "10", "--lr", "0.001", "--batch-size", "128", "--epochs", "10", "--out", "{out}"],
 }
 
 
