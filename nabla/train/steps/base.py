@@ -47,6 +47,16 @@ class Step:
         """Called before each epoch's first batch (a language model's carried state starts afresh)."""
 
     # ------------------------------------------------------------------ helpers for subclasses
+    def minimize(self, loss, optimizer) -> float:
+        """The loss's value (a NaN or inf stops the run before it reaches the weights), then backward,
+        ``before_optimizer_step`` and the optimizer's step."""
+        value = float(loss.item())
+        if self.trainer is not None:
+            self.trainer.check_finite(value)
+        loss.backward()
+        self.optimizer_step(optimizer)
+        return value
+
     def optimizer_step(self, optimizer, parameters=None) -> None:
         """``trainer.before_optimizer_step`` (clipping, callbacks), then ``optimizer.step()``."""
         if parameters is None:

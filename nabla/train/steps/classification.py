@@ -51,12 +51,7 @@ class SupervisedStep(Step):
         self.optimizer.zero_grad()
         out = self.model(x)
         loss = self.loss_fn(out, y)
-        value = float(loss.item())
-        logs = {"loss": value, "batch_size": len(y)}
-        if self.trainer is not None:
-            self.trainer.check_finite(value)  # before backward: a NaN loss never reaches the weights
-        loss.backward()
-        self.optimizer_step(self.optimizer)
+        logs = {"loss": self.minimize(loss, self.optimizer), "batch_size": len(y)}
         scores = main_output(out).data
         for name, fn in self.metrics:
             logs[name] = fn(scores, y.data)

@@ -139,12 +139,7 @@ class LanguageModelStep(Step):
         self.optimizer.zero_grad()
         loss, state = self.model.loss(x, y, detach_hidden(self.state) if self.stateful else None)
         self.state = state if self.stateful else None
-        value = float(loss.data)
-        if self.trainer is not None:
-            self.trainer.check_finite(value)
-        loss.backward()
-        self.optimizer_step(self.optimizer)
-        return {"loss": value}
+        return {"loss": self.minimize(loss, self.optimizer)}
 
     def evaluate(self, data) -> dict:
         if not isinstance(data, TokenStream):

@@ -124,12 +124,7 @@ class Seq2SeqStep(Step):
         src, src_len, tgt_in, tgt_out = batch
         self.optimizer.zero_grad()
         loss = self.model.loss(src, src_len, tgt_in, tgt_out, pad=self.pad)
-        value = float(loss.data)
-        if self.trainer is not None:
-            self.trainer.check_finite(value)
-        loss.backward()
-        self.optimizer_step(self.optimizer)
-        return {"loss": value}
+        return {"loss": self.minimize(loss, self.optimizer)}
 
     def evaluate(self, data) -> dict:
         if not isinstance(data, PairSubset):
