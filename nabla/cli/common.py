@@ -53,3 +53,13 @@ def check_out_folder(path) -> None:
         check_writable(path)
     except RunError as e:
         raise UsageError(f"--out: {e}") from None
+
+
+def check_counts(args, positive=(), non_negative=()) -> None:
+    """Counts and sampling flags checked before any work (a negative --temperature would otherwise fail
+    only after training); None: not given."""
+    for name, low, what in [(n, 1, "positive") for n in positive] + [(n, 0, ">= 0") for n in non_negative]:
+        value = getattr(args, name, None)
+        if value is not None and not value >= low:  # `not >=`: NaN is refused too
+            raise UsageError(f"--{name.replace('_', '-')} must be {what}, got {value}")
+

@@ -14,5 +14,7 @@ def add_parser(sub) -> None:
 
 def run(args, echo=print):
     from ..train import run as runs
+    from .common import check_counts
+    check_counts(args, positive=("beam_size", "eval_limit"))
     return runs.evaluate(args.checkpoint, dataset=args.dataset, download=not args.no_download,
                          eval_limit=args.eval_limit, beam_size=args.beam_size, echo=echo)

@@ -14,6 +14,8 @@ def add_parser(sub) -> None:
 
 def run(args, echo=print):
     from ..train import run as runs
+    from .common import check_counts
+    check_counts(args, positive=("beam_size", "length", "num_samples"), non_negative=("temperature", "top_k"))
     options = {k: getattr(args, k) for k in ("prompt", "temperature", "top_k", "length", "num_samples",
                                              "beam_size", "seed")}
     return runs.sample(args.checkpoint, options, echo=echo)

@@ -19,14 +19,16 @@ SETTING_FLAGS = {
     "warmup": (int, "learning-rate warm-up steps (warmup-cosine schedule)"),
     "eval-every": (int, "steps between evaluations (default: each epoch)"),
     "eval-tokens": (int, "validation tokens scored during training (language models)"),
+    "eval-size": (int, "validation pairs decoded during training (seq2seq; --eval-limit: the final evaluation)"),
     "seq-len": (int, "tokens per training window (language models)"),
 }
 
 
 def add_sampling_arguments(g, num_samples: int = 2) -> None:
     g.add_argument("--prompt", default="In the beginning", help="text a language model's samples start from")
-    g.add_argument("--temperature", type=float, default=0.8)
-    g.add_argument("--top-k", type=int, default=10)
+    g.add_argument("--temperature", type=float, default=0.8,
+                   help="divides the logits before sampling: below 1 surer, above 1 more varied")
+    g.add_argument("--top-k", type=int, default=10, help="sample among the k likeliest tokens (0: all)")
     g.add_argument("--length", type=int, default=300, help="tokens to sample")
     g.add_argument("--num-samples", type=int, default=num_samples)
 
@@ -69,7 +71,7 @@ def _options(args) -> dict:
 def request_from(args):
     """The flags as a ``Request``: given settings checked one by one, naming the flag."""
     from ..train.run import Request
-    from .common import UsageError, check_flag, check_out_folder
+    from .common import check_counts, check_flag, check_out_folder
     settings = {}
     for flag in SETTING_FLAGS:
         value = getattr(args, flag.replace("-", "_"))
@@ -77,9 +79,8 @@ def request_from(args):
             settings[flag.replace("-", "_")] = check_flag(flag, flag.replace("-", "_"), value)
     if args.augment:
         settings["augment"] = True
-    for flag in ("beam_size", "length", "num_samples"):
-        if getattr(args, flag) is not None and getattr(args, flag) < 1:
-            raise UsageError(f"--{flag.replace('_', '-')} must be positive, got {getattr(args, flag)}")
+    check_counts(args, positive=("beam_size", "length", "num_samples", "eval_limit"),
+                 non_negative=("temperature", "top_k"))
     if args.out is not None and not args.resume:  # before any work: a folder that cannot be written
         check_out_folder(args.out)
     sampling = {k: getattr(args, k) for k in ("prompt", "temperature", "top_k", "length", "num_samples")}

@@ -98,6 +98,8 @@ def _holds_run(folder) -> bool:
 
 def check_writable(folder) -> None:
     """Create ``folder`` if needed and write a probe file in it: a one-line RunError before any work."""
+    if os.path.isfile(folder):
+        raise RunError(f"{os.fspath(folder)!r} is a file, not a folder")
     try:
         os.makedirs(folder, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
@@ -248,6 +250,24 @@ def prepare(request: Request, echo=print) -> Run:
         options.setdefault(option, settings[setting])
     task = get_task(entry.task)
     folder = choose_folder(request, entry.name, dataset)
+    try:
+        return _build(request, entry, dataset, options, settings, task, folder, state, config, echo)
+    except BaseException:
+        discard_fresh_folder(request, folder)  # a run that never started leaves no empty runs/NAME-N behind
+        raise
+
+
+def discard_fresh_folder(request: Request, folder: str) -> None:
+    """Remove the run folder this request claimed (``runs/<model>-<dataset>[-N]``) if nothing was written in
+    it; a folder the user named (``--out``) or a resumed run's folder is left alone."""
+    if request.resume is None and request.out is None:
+        try:
+            os.rmdir(folder)  # fails, harmlessly, unless the folder is empty
+        except OSError:
+            pass
+
+
+def _build(request, entry, dataset, options, settings, task, folder, state, config, echo) -> Run:
     backend.manual_seed(settings["seed"])
     data = task.load(dataset, settings, request.download, config or None)
     try:
@@ -268,6 +288,9 @@ def prepare(request: Request, echo=print) -> Run:
                       config=run_config(entry, dataset, options, settings, data, optimizer),
                       clock=settings["budget_clock"])
     if state is not None:
+        if os.path.basename(request.resume) != "last.safetensors":
+            echo(f"note: resuming from {request.resume}, not last.safetensors: the run continues from the state this "
+                 "file holds, and its later checkpoints replace the run's last.safetensors")
         trainer.load_state_dict(state)
         S.replan(scheduler, settings, trainer.epoch)
     return Run(entry, task, dataset, settings, folder, data, trainer, checkpoints, state)
@@ -310,10 +333,19 @@ def train(request: Request, echo=print) -> dict:
               time_budget=s["time_budget"], eval_every=s["eval_every"])
     except KeyboardInterrupt:
         last = run.checkpoints.last_path
+        discard_fresh_folder(request, run.folder)
         raise RunInterrupted(last if os.path.exists(last) else None) from None
+    except BaseException:
+        discard_fresh_folder(request, run.folder)
+        raise
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    echo(f"trained {t.epoch} epoch{'' if t.epoch == 1 else 's'} ({t.global_step} steps): {t.elapsed:.1f} s of "
-         f"training by the {s['budget_clock']} clock ({wall:.1f} s wall, {cpu:.1f} s CPU including evaluation)")
+    loader = run.data.extra["loader"]
+    done = t.global_step / len(loader) if hasattr(loader, "__len__") and len(loader) else t.epoch
+    done_text = f"{done:g}" if done == int(done) else f"{done:.2f}" if done >= 0.01 else "<0.01"
+    session = "this session: " if run.state is not None else ""  # t.elapsed counts the earlier sessions too
+    echo(f"trained {done_text} epoch{'' if done == 1 else 's'} ({t.global_step} steps): {t.elapsed:.1f} s of "
+         f"training by the {s['budget_clock']} clock{' in all' if session else ''} ({session}{wall:.1f} s wall, "
+         f"{cpu:.1f} s CPU including evaluation)")
     report = {"elapsed": wall, "dataset": run.dataset, "download": request.download,
               "eval_limit": request.eval_limit, "beam_size": request.beam_size, "sampling": request.sampling}
     result = run.task.final_report(t, run.data, s, report, echo)

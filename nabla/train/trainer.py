@@ -177,7 +177,7 @@ class Trainer:
         per_epoch = total = len(loader) if hasattr(loader, "__len__") else None
         if total is not None and self.planned_steps is not None:  # a step budget that ends inside the epoch
             total = min(total, self.planned_steps - self.global_step + self.batch_in_epoch)
-        desc = f"epoch {epoch + 1}" + (f"/{self.budget['epochs']}" if self.budget["epochs"] else "")
+        desc = f"epoch {epoch + 1}" + (f"/{self.budget['epochs']:g}" if self.budget["epochs"] else "")
         bar = _progress_bar(batches, total, desc, self.progress)
         if bar is not batches and self.batch_in_epoch:
             bar.update(self.batch_in_epoch)

@@ -52,6 +52,21 @@ def test_impossible_settings_are_refused_before_any_work(tmp_path, flag, value):
     assert not epoch_lines(res.stdout) and _nothing_written(tmp_path), show(res)
 
 
+@pytest.mark.parametrize("argv,flag,value", [
+    (["train", *LINEAR, "--eval-limit", "0"], "--eval-limit", "0"),
+    (["train", *LINEAR, "--temperature", "-1"], "--temperature", "-1"),  # would fail only after training
+    (["eval", FIXTURES / "checkpoints" / "char_lstm.safetensors", "--eval-limit", "0"], "--eval-limit", "0"),
+    (["eval", FIXTURES / "checkpoints" / "char_lstm.safetensors", "--eval-limit", "-5"], "--eval-limit", "-5"),
+    (["sample", FIXTURES / "checkpoints" / "char_lstm.safetensors", "--num-samples", "0"], "--num-samples", "0"),
+    (["sample", FIXTURES / "checkpoints" / "char_lstm.safetensors", "--length", "0"], "--length", "0"),
+    (["sample", FIXTURES / "checkpoints" / "char_lstm.safetensors", "--temperature", "nan"], "--temperature", "nan"),
+])
+def test_impossible_counts_are_refused_by_every_command(tmp_path, argv, flag, value):
+    res = nabla(*argv, cwd=tmp_path)
+    assert_one_line_error(res, 2, flag, value)
+    assert not epoch_lines(res.stdout) and _nothing_written(tmp_path), show(res)
+
+
 def test_a_checkpoint_holding_nan_is_refused_by_eval(tmp_path, mnist5k):
     from safetensors import safe_open
     from safetensors.numpy import save_file

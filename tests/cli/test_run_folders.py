@@ -123,3 +123,11 @@ def test_checkpoint_files_follow_the_umask(tmp_path, umask, mode):
 def test_one_epoch_is_singular(tmp_path):
     res = assert_ok(nabla("train", *LINEAR, "--out", tmp_path / "run", cwd=tmp_path))
     assert "1 epochs" not in res.stdout + res.stderr, show(res)
+
+
+def test_a_run_that_cannot_start_leaves_no_empty_folder(tmp_path, mnist5k):
+    # width=0 is refused only when the model is built, after the run folder was claimed
+    res = nabla("train", *SMALL_MLP, "--epochs", "1", "--set", "width=0", cwd=tmp_path)
+    assert res.returncode == 2, show(res)
+    runs = tmp_path / "runs"
+    assert not runs.exists() or not list(runs.iterdir()), f"left behind: {list(runs.iterdir())}" + show(res)

@@ -56,6 +56,27 @@ def test_sampling_is_reproducible_and_checks_the_prompt(tmp_path):
 
 
 @needs_kjv
+@pytest.mark.skipif(not dataset_present("web"), reason="web is not installed here (apt-get install sword-text-web)")
+def test_eval_on_another_corpus_reads_its_text_with_the_models_vocabulary(tmp_path):
+    # the KJV and WEB alphabets differ: WEB's own ids would index the wrong characters of a KJV model
+    from nabla.data.datasets import get_dataset
+    from nabla.data.text.vocab import Vocab
+    from nabla.train.run import rebuild_from_checkpoint
+    from nabla.train.steps.language_model import evaluate_lm
+    out = tmp_path / "m"
+    assert_ok(nabla("train", "char-gru", "--set", "hidden_size=8", "--set", "embed_dim=4", "--batch-size", "4",
+                    "--seq-len", "16", "--max-steps", "2", "--eval-tokens", "200", "--eval-limit", "500",
+                    "--length", "5", "--out", out, "--quiet", cwd=tmp_path))
+    ckpt = out / "last.safetensors"
+    res = assert_ok(nabla("eval", ckpt, "--dataset", "web", "--eval-limit", "2000", cwd=tmp_path))
+    model, config, _ = rebuild_from_checkpoint(ckpt)
+    vocab, web = Vocab.from_dict(config["vocab"]["tokens"]), get_dataset("web", split="test")
+    assert web.vocab != vocab
+    loss = evaluate_lm(model, vocab.encode(web.text), seq_len=config["seq_len"], max_tokens=2000)
+    assert f"loss {loss:.4f} nats/char" in res.stdout, show(res)
+
+
+@needs_kjv
 def test_language_model_on_a_pair_dataset_is_refused(tmp_path):
     res = nabla("train", "char-lstm", "--dataset", "cmudict", "--max-steps", "1", cwd=tmp_path)
     assert_one_line_error(res, 2, "cmudict", "kjv", "web")

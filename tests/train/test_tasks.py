@@ -33,5 +33,5 @@ def test_augment_shifts_training_batches_only():
 
 def test_a_model_trains_only_on_data_sets_of_its_task():
     assert check_dataset(get_model_entry("char-lstm"), "KJV") == "kjv"
-    with pytest.raises(ValueError, match=r"'char-lstm' \(lm\) cannot train on data set 'mnist' \(classification\)"):
+    with pytest.raises(ValueError, match=r"'char-lstm' \(lm\) does not fit data set 'mnist' \(classification\)"):
         check_dataset(get_model_entry("char-lstm"), "mnist")

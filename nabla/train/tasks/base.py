@@ -44,7 +44,8 @@ class Task:
         raise NotImplementedError(f"{type(self).__name__}.evaluate is abstract")  # pragma: no cover
 
     def sample(self, model, config: dict, options: dict, echo):
-        raise ValueError(f"nabla sample: {config.get('model')!r} checkpoints ({self.name}) cannot be sampled")
+        raise ValueError(f"{config.get('model')!r} checkpoints ({self.name}) cannot be sampled: only language-model "
+                         "and seq2seq checkpoints can")
 
 
 def register_task(task: Task) -> Task:
@@ -72,6 +73,6 @@ def check_dataset(entry, dataset: str) -> str:
         raise ValueError(str(e)) from None
     if getattr(cls, "task", None) != entry.task:
         fits = ", ".join(datasets_for_task(entry.task)) or "none yet"
-        raise ValueError(f"model {entry.name!r} ({entry.task}) cannot train on data set {cls.name!r} "
+        raise ValueError(f"model {entry.name!r} ({entry.task}) does not fit data set {cls.name!r} "
                          f"({getattr(cls, 'task', '?')}); data sets for {entry.task}: {fits}")
     return cls.name

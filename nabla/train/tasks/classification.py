@@ -77,12 +77,17 @@ class ClassificationTask(Task):
 
     def final_report(self, trainer, data, settings, run, echo):
         result = trainer.evaluate(DataLoader(data.extra["test"], batch_size=EVAL_BATCH))
-        echo(f"test accuracy: {result['accuracy'] * 100:.2f}%  (test loss {result['loss']:.4f}, "
+        echo(f"test accuracy (last weights): {result['accuracy'] * 100:.2f}%  (test loss {result['loss']:.4f}, "
              f"training time {run['elapsed']:.1f} s)")
         return result
 
     def evaluate(self, model, config, options, echo):
         test = get_dataset(options["dataset"], train=False, download=options["download"])
+        shape, trained = (1,) + tuple(getattr(test, "image_shape", ())), tuple(config.get("in_shape") or ())
+        if trained and shape != trained:  # else a shape error deep inside the model
+            raise ValueError(f"{config['model']} from {options['checkpoint']} takes {'x'.join(map(str, trained))} "
+                             f"inputs ({config.get('dataset')}); {options['dataset']} has "
+                             f"{'x'.join(map(str, shape))}: evaluate it on a data set of the same shape")
         _apply(test, config.get("normalize") or (0.0, 1.0))
         step = self.step_class(model, None)
         result = step.evaluate(DataLoader(test, batch_size=EVAL_BATCH))
@@ -101,7 +106,7 @@ class RegressionTask(ClassificationTask):
 
     def final_report(self, trainer, data, settings, run, echo):
         result = trainer.evaluate(DataLoader(data.extra["test"], batch_size=EVAL_BATCH))
-        echo(f"test MSE: {result['loss']:.4f}  (training time {run['elapsed']:.1f} s)")
+        echo(f"test MSE (last weights): {result['loss']:.4f}  (training time {run['elapsed']:.1f} s)")
         weights = {k: [round(float(v), 4) for v in t.data.ravel()] for k, t in trainer.model.state_dict().items()}
         echo(f"learned parameters: {weights}")
         return result

@@ -15,6 +15,19 @@ from ..steps.language_model import LanguageModelStep, RandomWindows, StreamBatch
 from .base import RunData, Task, register_task
 
 
+def text_only(step, vocab):
+    """``step`` with the special tokens (padding, begin/end of sequence, unknown) never sampled: a text
+    continues with text."""
+    specials = np.array([vocab.stoi[s] for s in vocab.specials], dtype=np.int64)
+
+    def wrapped(tokens, state):
+        logits, state = step(tokens, state)
+        masked = np.array(logits.data, copy=True)
+        masked[..., specials] = -np.inf
+        return from_numpy(masked), state
+    return wrapped
+
+
 def generate(model, vocab, prompt: str = "", length: int = 300, temperature: float = 0.8, top_k=None,
              num_samples: int = 1, seed=0, context: int | None = None) -> list:
     """``num_samples`` continuations of ``prompt`` (strings, the prompt included) from a language model.
@@ -26,7 +39,7 @@ def generate(model, vocab, prompt: str = "", length: int = 300, temperature: flo
     ids = vocab.encode(prompt)
     if (ids == vocab.unk_index).any():
         bad = sorted({c for c in prompt if c not in vocab})
-        raise ValueError(f"sample: the prompt has characters outside the model's vocabulary: {bad}")
+        raise ValueError(f"the prompt has characters outside the model's vocabulary: {bad}")
     rows = np.repeat(ids[None, :], num_samples, axis=0)
     model.eval()
     with no_grad():
@@ -34,7 +47,8 @@ def generate(model, vocab, prompt: str = "", length: int = 300, temperature: flo
             state = None
             if ids.size > 1:  # read the prompt; the last prompt character starts the decoding
                 _, state = model(from_numpy(rows[:, :-1]), None)
-            tokens, _ = sample_decode(model.step, rows[:, -1], length, state=state, temperature=temperature,
+            tokens, _ = sample_decode(text_only(model.step, vocab), rows[:, -1], length, state=state,
+                                      temperature=temperature,
                                       top_k=top_k, generator=seed)
         else:
             head = from_numpy(rows[:, :-1])
@@ -44,7 +58,7 @@ def generate(model, vocab, prompt: str = "", length: int = 300, temperature: flo
                 if context is not None and full.shape[1] > context:
                     full = full[:, full.shape[1] - context:]
                 return model.step(full, state)
-            tokens, _ = sample_decode(step, rows[:, -1], length, temperature=temperature, top_k=top_k,
+            tokens, _ = sample_decode(text_only(step, vocab), rows[:, -1], length, temperature=temperature, top_k=top_k,
                                       generator=seed, feed="prefix")
     return [prompt + vocab.decode(t, strip=False) for t in tokens.data]
 
@@ -98,10 +112,16 @@ class LanguageModelTask(Task):
     def evaluate(self, model, config, options, echo):
         test = get_dataset(options["dataset"], split="test", download=options["download"])
         limit = options.get("eval_limit")
-        loss = evaluate_lm(model, test.ids, seq_len=config.get("seq_len", 256), max_tokens=limit)
-        n = len(test.ids) - 1 if limit is None else min(limit, len(test.ids) - 1)
+        vocab, ids, note = Vocab.from_dict(config["vocab"]["tokens"]), test.ids, ""
+        if getattr(test, "vocab", None) != vocab:  # another corpus's alphabet: its text in the model's ids
+            ids = vocab.encode(test.text)
+            unknown = int((ids[:None if limit is None else limit + 1] == vocab.unk_index).sum())
+            if unknown:
+                note = f"; {unknown:,} of them outside the model's vocabulary, scored as <unk>"
+        loss = evaluate_lm(model, ids, seq_len=config.get("seq_len", 256), max_tokens=limit)
+        n = len(ids) - 1 if limit is None else min(limit, len(ids) - 1)
         echo(f"{config['model']} from {options['checkpoint']} (step {options['step']}) on {options['dataset']} "
-             f"test ({n:,} characters): loss {_loss_line(loss)}")
+             f"test ({n:,} characters{note}): loss {_loss_line(loss)}")
         return {"loss": loss}
 
     def sample(self, model, config, options, echo):
