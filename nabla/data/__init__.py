@@ -3,10 +3,11 @@ from . import datasets, transforms  # noqa: F401
 from .dataloader import DataLoader, default_collate, default_convert
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from .datasets import get_dataset, list_datasets
+from .datasets.scenes import detection_collate  # noqa: F401  (detection batches keep per-image target lists)
 from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
                       WeightedRandomSampler)
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "Sampler",
            "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler",
            "DataLoader", "default_collate", "default_convert", "datasets", "transforms", "get_dataset",
-           "list_datasets"]
+           "list_datasets", "detection_collate"]

@@ -155,7 +155,8 @@ class DataLoader:
         if self.collate_fn is None and hasattr(self.dataset, "get_batch"):
             get_batch = self.dataset.get_batch
             for idx in self._index_batches():
-                yield [_wrap(a) for a in get_batch(idx)]
+                # arrays as they are; anything else (a detection set's list of target dicts) element-wise
+                yield [_wrap(a) if isinstance(a, np.ndarray) else default_convert(a) for a in get_batch(idx)]
             return
         collate = self.collate_fn or default_collate
         for idx in self._index_batches():

@@ -58,7 +58,8 @@ class L1Loss(_Loss):
 
 
 class SmoothL1Loss(_Loss):
-    """0.5 d^2 / beta for |d| < beta, else |d| - 0.5 beta (d = x - y)."""
+    """0.5 d^2 / beta for |d| < beta, else |d| - 0.5 beta (d = x - y); beta = 0 is the L1 loss.
+    Detectors use beta = 1/9 for the RPN and 1 for the box head (Fast R-CNN's smooth L1)."""
 
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
         super().__init__(size_average, reduce, reduction)

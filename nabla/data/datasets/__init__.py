@@ -10,12 +10,13 @@ from .cache import ChecksumError, DatasetNotFoundError, FetchError, data_root
 from .digits import Digits
 from .idx import CorruptFileError, read_idx, write_idx
 from .mnist import MNIST, MNIST5k, FashionMNIST
+from .scenes import MNISTScenes, MNISTScenesHard, detection_collate
 from .synthetic import LinearData
 
 __all__ = ["MNIST", "FashionMNIST", "MNIST5k", "Digits", "LinearData", "ImageDataset", "REGISTRY", "register",
            "get_dataset", "list_datasets", "dataset_names", "data_root", "read_idx", "write_idx",
            "ChecksumError", "CorruptFileError", "DatasetNotFoundError", "FetchError", "get_dataset_class",
-           "datasets_for_task"]
+           "datasets_for_task", "MNISTScenes", "MNISTScenesHard", "detection_collate"]
 
 # name -> class; later issues register more (CIFAR-like sets, text corpora)
 REGISTRY: dict = {}
@@ -35,6 +36,8 @@ register(FashionMNIST, "fashion_mnist", "fashionmnist", "fmnist")
 register(MNIST5k, "mnist5k", "mnist_5k")
 register(Digits, "optdigits")
 register(LinearData)
+register(MNISTScenes, "mnist_scenes", "mnistscenes")
+register(MNISTScenesHard, "mnist_scenes_hard", "mnistsceneshard")
 
 
 def dataset_names() -> list:
