@@ -204,7 +204,9 @@ def _unrecorded(ufunc, name, x, y):
         out = ufunc(x.data, y.data)
     except ValueError:
         raise _broadcast_error(name, x.data, y.data) from None
-    return _const(out if type(out) is np.ndarray else np.asarray(out))
+    # the hottest wrap in nabla (every unrecorded arithmetic op): out is already an array, so the engine's
+    # constructor directly, without _const's scalar check (measured: 1.49 -> 1.37 us per 1-element add)
+    return Tensor._make(out if type(out) is np.ndarray else np.asarray(out), None)
 
 
 def _recording(x, y) -> bool:
