@@ -1,0 +1,10 @@
+"""Evaluation metrics with torchmetrics' names and interfaces (``update`` / ``compute`` / ``reset``).
+
+    MeanAveragePrecision   COCO-style detection mAP / mAR (COCOeval's rules), plus VOC AP@0.5
+
+Layer: above vision, below models; imports vision (``box_iou``), ops, autograd and backend only.
+See shared/ARCHITECTURE.md.
+"""
+from .detection import MeanAveragePrecision  # noqa: F401
+
+__all__ = ["MeanAveragePrecision"]
