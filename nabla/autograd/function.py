@@ -75,12 +75,12 @@ class Function:
             return result
         return _tensor_mod.Tensor._make(out, None)
 
-    # set per class: True where the class (or a base below Function) defines backward_arrays
+    # set per class: True where the class (or a base below Function) defines the optional backward_arrays
     has_backward_arrays = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls.has_backward_arrays = cls.backward_arrays is not Function.backward_arrays
+        cls.has_backward_arrays = callable(getattr(cls, "backward_arrays", None))
 
     def forward(self, *arrays):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.forward is abstract")
@@ -90,9 +90,6 @@ class Function:
             raise RuntimeError(f"{self.name}: its backward is array code only (backward_arrays), so it cannot "
                                "be recorded for a higher derivative (create_graph=True)")
         raise NotImplementedError(f"{type(self).__name__}.backward is abstract")  # pragma: no cover
-
-    def backward_arrays(self, grad):  # pragma: no cover - optional, see the module docstring
-        raise NotImplementedError(f"{type(self).__name__}.backward_arrays is not defined")
 
     @property
     def output(self):

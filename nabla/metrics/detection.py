@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..vision.ops import box_convert, box_iou
+from ..vision.boxes import pairwise_iou
+from ..vision.ops import box_convert
 
 _AREA_RANGES = {"all": (0.0, 1e5 ** 2), "small": (0.0, 32.0 ** 2), "medium": (32.0 ** 2, 96.0 ** 2),
                 "large": (96.0 ** 2, 1e5 ** 2)}
@@ -61,7 +62,8 @@ def _boxes(value, what: str, box_format: str) -> np.ndarray:
 def _iou(dt: np.ndarray, gt: np.ndarray) -> np.ndarray:
     if len(dt) == 0 or len(gt) == 0:
         return np.zeros((len(dt), len(gt)), np.float64)
-    return np.nan_to_num(box_iou(dt, gt).numpy().astype(np.float64), nan=0.0)
+    # box_iou's formula on plain arrays: no Tensors or graph nodes per (image, class); 0/0 counts as no overlap
+    return np.nan_to_num(pairwise_iou(dt.astype(np.float64, copy=False), gt.astype(np.float64, copy=False)), nan=0.0)
 
 
 def _area(b: np.ndarray) -> np.ndarray:
@@ -124,11 +126,11 @@ def _accumulate(evals, max_det: int, rec_thresholds: np.ndarray, n_t: int):
 
 
 def _voc_ap(dets, gts) -> float:
-    """VOC2010+ AP at IoU 0.5 of one class: dets a list per image of (boxes, scores), gts of boxes."""
+    """VOC2010+ AP at IoU 0.5 of one class: dets a list per image of (boxes, scores, IoU with gts), gts of
+    boxes."""
     npos = sum(len(g) for g in gts)
     scores, image, best, best_iou = [], [], [], []
-    for i, ((boxes, s), g) in enumerate(zip(dets, gts)):
-        ious = _iou(boxes, g)
+    for i, ((boxes, s, ious), g) in enumerate(zip(dets, gts)):
         scores.append(s)
         image.append(np.full(len(s), i))
         best.append(ious.argmax(axis=1) if len(g) else np.zeros(len(s), int))
@@ -210,15 +212,17 @@ class MeanAveragePrecision:
         per_area = {a: [] for a in _AREA_RANGES}
         voc_dets, voc_gts = [], []
         for (boxes, scores, labels), (gt_boxes, gt_labels) in zip(self._preds, self._targets):
-            dt, s = boxes[labels == k], scores[labels == k]
+            mine = labels == k
+            dt, s = boxes[mine], scores[mine]
             gt = gt_boxes[gt_labels == k]
-            voc_dets.append((dt, s))
+            all_ious = _iou(dt, gt)  # once: VOC scores every detection, COCO the top ones by score
+            voc_dets.append((dt, s, all_ious))
             voc_gts.append(gt)
             if len(dt) == 0 and len(gt) == 0:
                 continue
             order = np.argsort(-s, kind="mergesort")[:self.max_detection_thresholds[-1]]
-            dt, s = dt[order], s[order]
-            ious, gt_area, dt_area = _iou(dt, gt), _area(gt), _area(dt)
+            dt, s, ious = dt[order], s[order], all_ious[order]
+            gt_area, dt_area = _area(gt), _area(dt)
             for a, (lo, hi) in _AREA_RANGES.items():
                 ignore = (gt_area < lo) | (gt_area > hi)
                 gt_order = np.argsort(ignore, kind="mergesort")

@@ -308,21 +308,12 @@ def _opening(run: Run, echo) -> None:
          + (f"clip {s['clip']:g}, " if s["clip"] else "") + f"seed {s['seed']}")
 
 
-def _budget_spent(run: Run) -> bool:
-    t, s = run.trainer, run.settings
-    per = len(run.data.extra["loader"])
-    planned = [s["epochs"] * per if s["epochs"] else None, s["max_steps"]]
-    planned = min(p for p in planned if p is not None) if any(p is not None for p in planned) else None
-    if planned is not None and t.global_step >= planned:
-        return True
-    return bool(s["time_budget"]) and t.elapsed >= s["time_budget"]
-
-
 def train(request: Request, echo=print) -> dict:
     """``nabla train``: prepare, train within the budget, report on the test split."""
     run = prepare(request, echo)
     t, s = run.trainer, run.settings
-    if run.state is not None and _budget_spent(run):
+    if run.state is not None and t.budget_spent(run.data.extra["loader"], s["epochs"], s["max_steps"],
+                                                 s["time_budget"]):
         echo(f"the run in {run.folder} is complete ({t.epoch} epochs, {t.global_step} steps): nothing to do; pass "
              "a larger --epochs, --max-steps or --time-budget to extend it")
         return {"complete": True, "folder": run.folder}

@@ -140,13 +140,12 @@ class Trainer:
             p = max(p, self.elapsed / self.budget["time_budget"])
         return p
 
-    def _budget_spent(self) -> bool:
-        b = self.budget
-        if self.planned_steps is not None and self.global_step >= self.planned_steps:
-            return True
-        if b["epochs"] is not None and self.epoch >= b["epochs"]:
-            return True
-        return b["time_budget"] is not None and self.elapsed >= b["time_budget"]
+    def budget_spent(self, loader=None, epochs=None, max_steps=None, time_budget=None) -> bool:
+        """Whether the budget is spent; given a loader and a budget, that budget is planned first (a resumed
+        run asks this before training: is there anything left to do?)."""
+        if loader is not None:
+            self._plan(loader, epochs, max_steps, time_budget)
+        return self._step_budget_spent() or (self.budget["epochs"] is not None and self.epoch >= self.budget["epochs"])
 
     # ------------------------------------------------------------------ the loop
     def fit(self, train_data, val_data=None, epochs=None, max_steps: int | None = None,
@@ -157,7 +156,7 @@ class Trainer:
         self.train_loader, self.val_data, self.eval_every = train_data, val_data, eval_every
         self.stop_training = False
         self._call("on_train_begin")
-        while not self._budget_spent() and not self.stop_training:
+        while not self.budget_spent() and not self.stop_training:
             finished_epoch = self._run_epoch(train_data)
             if not finished_epoch:
                 break

@@ -176,7 +176,7 @@ def remove_small_boxes(boxes, min_size: float) -> Tensor:
 
 
 # ---------------------------------------------------------------------------------------------- NMS
-def _pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU (len(a), len(b)) of xyxy arrays, plain NumPy (nms's kernel; 0/0 gives nan, never suppressing)."""
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
@@ -201,7 +201,7 @@ def _nms_arrays(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, gro
         # the live boxes from this block on; the block's own live rows come first among them
         cols = start + np.flatnonzero(~suppressed[start:])
         rows = int(np.searchsorted(cols, min(n, start + block)))
-        over = _pairwise_iou(b[cols[:rows]], b[cols]) > iou_threshold
+        over = pairwise_iou(b[cols[:rows]], b[cols]) > iou_threshold
         if g is not None:
             over &= g[cols[:rows], None] == g[None, cols]
         dead = np.zeros(len(cols), dtype=bool)
