@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 
 import numpy as np
 
@@ -93,13 +93,6 @@ def _safetensors():
         raise ImportError("saving and loading need the safetensors package: pip install safetensors") from None
 
 
-def _new_file_mode() -> int:
-    """0o666 less the process's umask: the mode open() gives a new file (mkstemp gives 0o600)."""
-    mask = os.umask(0)  # the only portable way to read the umask is to set it; put it straight back
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
 def encode(obj, who: str = "save", mark_tensors: bool = False) -> bytes:
     """The file's bytes for ``obj``."""
     arrays: dict[str, np.ndarray] = {}
@@ -113,12 +106,14 @@ def write_atomic(path, blob: bytes) -> str:
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=folder)
+    # a fresh name created exclusively with mode 0o666, so the kernel applies the umask, as to any new file
+    # (mkstemp would give 0o600; reading the umask means setting it, a process-wide race)
+    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{uuid.uuid4().hex}.safetensors")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(blob)
             f.flush()
-            os.fchmod(f.fileno(), _new_file_mode())
             os.fsync(f.fileno())
         os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new one, never half
     except BaseException:
@@ -139,9 +134,8 @@ def read(path, error=SerializationError, what: str = "file"):
         with open(path, "rb") as f:
             blob = f.read()
         arrays = st.load(blob)
-        from safetensors import safe_open
-        with safe_open(path, framework="numpy") as f:
-            meta = f.metadata() or {}
+        # the metadata from the same bytes: an 8-byte little-endian header length, then the JSON header
+        meta = json.loads(blob[8:8 + int.from_bytes(blob[:8], "little")]).get("__metadata__") or {}
     except Exception as e:  # safetensors raises its own error types for bad headers and sizes
         raise error(f"{what} {path!r} is corrupt or truncated ({type(e).__name__}: {e})") from None
     if meta.get("format") != FORMAT:

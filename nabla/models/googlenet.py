@@ -202,13 +202,10 @@ def _rebuild_googlenet_small(entry, config, weights=None):
     """The model of a checkpoint.  Compatibility: a file written before checkpoints recorded every option
     with its default, when the auxiliary classifiers were off by default, holds a model without them."""
     options = dict(config.get("options", {}))
-    model = googlenet_small(num_classes=int(config["num_classes"]), in_channels=config["in_shape"][0], **options)
-    missing = set(model.state_dict()) - set(weights or {})
-    if (weights is not None and missing and "aux_logits" not in options
-            and all(k.startswith(("aux1.", "aux2.")) for k in missing)):
-        model = googlenet_small(num_classes=int(config["num_classes"]), in_channels=config["in_shape"][0],
-                                **options, aux_logits=False)
-    return model
+    if (weights is not None and "aux_logits" not in options
+            and not any(k.startswith(("aux1.", "aux2.")) for k in weights)):
+        options["aux_logits"] = False
+    return googlenet_small(num_classes=int(config["num_classes"]), in_channels=config["in_shape"][0], **options)
 
 
 def _googlenet_training_loss(base_loss):
