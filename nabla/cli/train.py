@@ -21,6 +21,7 @@ SETTING_FLAGS = {
     "eval-tokens": (int, "validation tokens scored during training (language models)"),
     "eval-size": (int, "validation pairs decoded during training (seq2seq; --eval-limit: the final evaluation)"),
     "seq-len": (int, "tokens per training window (language models)"),
+    "train-scenes": (int, "detection: a fixed training set of this many scenes (0: fresh scenes each epoch)"),
 }
 
 
@@ -41,7 +42,8 @@ def add_parser(sub) -> None:
     for flag, (kind, help_text) in SETTING_FLAGS.items():
         t.add_argument(f"--{flag}", type=kind, default=None, help=help_text)
     t.add_argument("--augment", action="store_true", default=None,
-                   help="random crops of the image padded by 2 pixels (and mirror images where labels allow)")
+                   help="random crops of the image padded by 2 pixels (and mirror images where labels allow); "
+                        "detection: random shifts by up to 4 pixels, boxes moved with the pixels")
     t.add_argument("--dropout", default=None, help="the model's dropout option (same as --set dropout=P)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="a model option, e.g. --set width=256")
     t.add_argument("--out", help="run folder (default: a fresh runs/MODEL-DATASET[-N])")
@@ -51,7 +53,7 @@ def add_parser(sub) -> None:
     t.add_argument("--quiet", action="store_true", help="no progress bars (the line per evaluation stays)")
     t.add_argument("--beam-size", type=int, default=1, help="beam width for the final seq2seq evaluation")
     t.add_argument("--eval-limit", type=int, default=None,
-                   help="final evaluation on the first N validation / test tokens or pairs (default: all)")
+                   help="final evaluation on the first N validation / test tokens, pairs or images (default: all)")
     add_sampling_arguments(t.add_argument_group("samples printed after training a language model"))
 
 

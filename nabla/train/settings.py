@@ -51,7 +51,10 @@ SETTINGS = {
     "eval_tokens": Setting(int, 50_000, "validation tokens scored during training (language models)",
                            positive=True),
     "eval_size": Setting(int, 500, "validation pairs decoded during training (seq2seq)", positive=True),
-    "augment": Setting(bool, False, "random shifted crops (and mirror images where labels allow)"),
+    "augment": Setting(bool, False, "random shifted crops (and mirror images where labels allow); detection: "
+                                     "random shifts that move the boxes with the pixels"),
+    "train_scenes": Setting(int, 0, "detection: train on a fixed set of this many scenes, the same each epoch "
+                                    "(0: fresh scenes every epoch)", non_negative=True),
     "seq_len": Setting(int, 128, "tokens per training window (language models)", positive=True),
     "seed": Setting(int, 0, "random seed"),
     "patience": Setting(int, 0, "early-stopping patience in evaluations (0: off)", non_negative=True),
@@ -61,6 +64,7 @@ SETTINGS = {
 TASK_DEFAULTS = {
     "lm": {"scheduler": "warmup-cosine", "clip": 1.0, "eval_every": 200, "min_lr_ratio": 0.1},
     "seq2seq": {"scheduler": "warmup-cosine", "clip": 1.0, "min_lr_ratio": 0.05},
+    "detection": {"batch_size": 32, "epochs": 5, "clip": 10.0},
 }
 
 # settings a resumed run may change: its budget (the schedule is re-planned over it) and its patience

@@ -3,3 +3,4 @@ from .base import Step  # noqa: F401
 from .classification import ClassificationStep, RegressionStep, SupervisedStep, main_output  # noqa: F401
 from .language_model import LanguageModelStep  # noqa: F401
 from .seq2seq import Seq2SeqStep  # noqa: F401
+from .detection import DetectionStep, SceneBatches  # noqa: F401

@@ -1,0 +1,90 @@
+"""Object detection: scenes (or a COCO-format set) in, boxes out, scored by mean average precision.
+
+Data: the data set's ``train`` split is the training set (a scene generator draws fresh scenes each epoch;
+``--train-scenes N`` fixes the first N, as R-CNN's cached proposals need), ``valid`` picks the best checkpoint,
+``test`` is scored once at the end.  Images stay in [0, 1] (the detectors normalise with batch norm);
+``--augment`` shifts each training image by up to 4 pixels with its boxes (no mirroring: digits are not
+mirror-symmetric).
+
+The last line of ``nabla train`` and ``nabla eval`` on a detector is ``map=... map_50=... map_75=...`` (the
+names of ``nabla.train.steps.detection.REPORTED``); the run's JSON keeps the same figures and the AP of
+each class.
+"""
+from __future__ import annotations
+
+from ...data.datasets import get_dataset
+from ...data.detection_transforms import RandomShift
+from ..steps.detection import DetectionStep, SceneBatches, format_detection
+from .base import RunData, Task, register_task
+
+EVAL_BATCH = 50
+AUGMENT_SHIFT = 4
+
+
+def _split(name: str, split: str, download: bool, seed: int = 0):
+    kwargs = {"split": split, "download": download}
+    if split == "train":
+        kwargs["seed"] = seed
+    return get_dataset(name, **kwargs)
+
+
+def _in_shape(dataset) -> tuple:
+    return (int(getattr(dataset, "channels", 1)),) + tuple(dataset.image_shape)
+
+
+def _class_line(result: dict) -> str:
+    pairs = [f"{c}:{ap:.3f}" for c, ap in zip(result.get("classes", []), result.get("map_per_class", []))
+             if ap >= 0]
+    return "AP per class (COCO AP@[.5:.95]): " + " ".join(pairs)
+
+
+class DetectionTask(Task):
+    name = "detection"
+
+    def load(self, dataset, settings, download, config=None):
+        train = _split(dataset, "train", download, settings["seed"])
+        val = _split(dataset, "valid", download)
+        return RunData(train=train, val=val, in_shape=_in_shape(train), num_classes=len(train.classes),
+                       config={"classes": [str(c) for c in train.classes]},
+                       extra={"download": download})
+
+    def make_step(self, entry, model, optimizer, data, settings):
+        fixed = settings["train_scenes"] or None
+        if fixed is not None and fixed > len(data.train):
+            raise ValueError(f"--train-scenes {fixed} is more than the {len(data.train):,} training scenes of "
+                             f"{data.train.name}")
+        transform = RandomShift(AUGMENT_SHIFT) if settings["augment"] else None
+        loader = SceneBatches(data.train, settings["batch_size"], shuffle=True, seed=settings["seed"],
+                              limit=fixed, fixed=fixed is not None, transform=transform)
+        train_desc = (f"a fixed {fixed:,} training scenes" if fixed is not None
+                      else f"{len(data.train):,} fresh training scenes an epoch")
+        data.sizes = f"{train_desc} / {len(data.val):,} validation"
+        val = SceneBatches(data.val, EVAL_BATCH, shuffle=False)
+        return DetectionStep(model, optimizer), loader, val
+
+    def final_report(self, trainer, data, settings, run, echo):
+        test = _split(run["dataset"], "test", run["download"])
+        loader = SceneBatches(test, EVAL_BATCH, shuffle=False, limit=run.get("eval_limit"))
+        result = trainer.step.evaluate(loader, per_class=True)
+        echo(f"test set: {loader.size:,} images of {run['dataset']} (last weights; training time "
+             f"{run['elapsed']:.1f} s)")
+        echo(_class_line(result))
+        echo(format_detection(result))
+        return result
+
+    def evaluate(self, model, config, options, echo):
+        test = _split(options["dataset"], "test", options["download"])
+        shape, trained = _in_shape(test), tuple(config.get("in_shape") or ())
+        if trained and shape[0] != trained[0]:
+            raise ValueError(f"{config['model']} from {options['checkpoint']} takes {trained[0]}-channel images "
+                             f"({config.get('dataset')}); {options['dataset']} has {shape[0]}")
+        loader = SceneBatches(test, EVAL_BATCH, shuffle=False, limit=options.get("eval_limit"))
+        result = DetectionStep(model, None).evaluate(loader, per_class=True)
+        echo(f"{config['model']} from {options['checkpoint']} (epoch {options['epoch']}) on {options['dataset']} "
+             f"test ({loader.size:,} images)")
+        echo(_class_line(result))
+        echo(format_detection(result))
+        return result
+
+
+register_task(DetectionTask())
