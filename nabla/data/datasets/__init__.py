@@ -65,7 +65,7 @@ def get_dataset_class(name: str):
 
 def datasets_for_task(task: str) -> list:
     """The registered data sets of a task ("classification", "regression", "lm", "seq2seq", ...)."""
-    return [name for name, cls in REGISTRY.items() if getattr(cls, "task", None) == task]
+    return [name for name, cls in REGISTRY.items() if task in getattr(cls, "tasks", (getattr(cls, "task", None),))]
 
 
 def _source_label(cls) -> str:

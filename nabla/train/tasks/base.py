@@ -71,7 +71,7 @@ def check_dataset(entry, dataset: str) -> str:
         cls = get_dataset_class(dataset)
     except ValueError as e:
         raise ValueError(str(e)) from None
-    if getattr(cls, "task", None) != entry.task:
+    if entry.task not in getattr(cls, "tasks", (getattr(cls, "task", None),)):
         fits = ", ".join(datasets_for_task(entry.task)) or "none yet"
         raise ValueError(f"model {entry.name!r} ({entry.task}) does not fit data set {cls.name!r} "
                          f"({getattr(cls, 'task', '?')}); data sets for {entry.task}: {fits}")
