@@ -1,7 +1,8 @@
 """The ``nabla`` command: parsing and dispatch only, one module per command.
 
     nabla train [MODEL] [--dataset NAME] [--epochs N] [--set key=value] [--resume CKPT] ...
-    nabla eval CKPT | nabla sample CKPT | nabla models | nabla datasets
+    nabla eval CKPT | nabla sample CKPT | nabla models | nabla datasets [export NAME --format F --out DIR]
+    nabla predict CKPT IMAGE [IMAGE ...] --out DIR [--score-thresh S]
     nabla experiment NAME [--out DIR] [--quick] | nabla experiment --list
     nabla bench [WORKLOAD ...]
 
@@ -14,11 +15,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench, datasets, eval as eval_cmd, experiment, models, sample, train
+from . import bench, datasets, eval as eval_cmd, experiment, models, predict, sample, train
 from .common import UsageError, report_error
 
-COMMANDS = {"train": train, "eval": eval_cmd, "sample": sample, "models": models, "datasets": datasets,
-            "experiment": experiment, "bench": bench}
+COMMANDS = {"train": train, "eval": eval_cmd, "predict": predict, "sample": sample, "models": models,
+            "datasets": datasets, "experiment": experiment, "bench": bench}
 
 
 class _Parser(argparse.ArgumentParser):

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import backend
+from ..data.datasets import folder_name
 from ..models import build_model, default_model_name, get_model_entry
 from . import settings as S
 from .callbacks import CSVLogger, EarlyStopping, JSONLogger, ModelCheckpoint, ProgressLine
@@ -135,7 +136,7 @@ def choose_folder(request: Request, model: str, dataset: str) -> str:
         check_writable(folder)
         return folder
     if request.out is None:
-        return claim_run_folder(os.path.join("runs", f"{model}-{dataset}"))
+        return claim_run_folder(os.path.join("runs", f"{model}-{folder_name(dataset)}"))  # coco:PATH -> a slug
     if os.path.isfile(request.out):
         raise RunError(f"--out {request.out!r} is a file, not a folder")
     if _holds_run(request.out) and not request.overwrite:

@@ -1,11 +1,13 @@
 """Real data sets from installed packages, and a registry of them by name.
 
 ``get_dataset("mnist", train=True)`` builds one by name; ``list_datasets()`` describes all of them
-(for ``nabla datasets``).  See ``base`` for where files are looked for and how they are cached.
+(for ``nabla datasets``).  See ``base`` for where files are looked for and how they are cached.  A name
+``coco:ANNOTATIONS.json[:IMAGE_DIR]`` stands for a user's COCO-format detection set (``coco.CocoDetection``).
 """
 from __future__ import annotations
 
 from .base import ImageDataset
+from .coco import CocoDetection, CocoFormatError, coco_dataset_class, is_coco_spec
 from .cache import ChecksumError, DatasetNotFoundError, FetchError, data_root
 from .digits import Digits
 from .idx import CorruptFileError, read_idx, write_idx
@@ -16,7 +18,8 @@ from .synthetic import LinearData
 __all__ = ["MNIST", "FashionMNIST", "MNIST5k", "Digits", "LinearData", "ImageDataset", "REGISTRY", "register",
            "get_dataset", "list_datasets", "dataset_names", "data_root", "read_idx", "write_idx",
            "ChecksumError", "CorruptFileError", "DatasetNotFoundError", "FetchError", "get_dataset_class",
-           "datasets_for_task", "MNISTScenes", "MNISTScenesHard", "detection_collate"]
+           "datasets_for_task", "MNISTScenes", "MNISTScenesHard", "detection_collate", "CocoDetection",
+           "CocoFormatError", "folder_name"]
 
 # name -> class; later issues register more (CIFAR-like sets, text corpora)
 REGISTRY: dict = {}
@@ -45,10 +48,13 @@ def dataset_names() -> list:
 
 
 def _resolve(name: str):
+    if is_coco_spec(name):
+        return coco_dataset_class(name)
     key = name.strip().lower()
     key = _ALIASES.get(key, key)
     if key not in REGISTRY:
-        raise ValueError(f"unknown data set {name!r}; valid names: {', '.join(REGISTRY)}")
+        raise ValueError(f"unknown data set {name!r}; valid names: {', '.join(REGISTRY)}, or "
+                         "coco:ANNOTATIONS.json[:IMAGE_DIR]")
     return REGISTRY[key]
 
 
@@ -61,6 +67,13 @@ def get_dataset_class(name: str):
     """The class registered as ``name``: its facts (``task``, ``normalize``, ``mirror_preserves_labels``,
     ``metric``...) without loading any data."""
     return _resolve(name)
+
+
+def folder_name(name: str) -> str:
+    """The data set's name as a run folder takes it (``runs/MODEL-DATASET``): the registered name, or for a
+    ``coco:PATH.json`` name a slug of its path (``coco-FOLDER-STEM``)."""
+    cls = _resolve(name)
+    return getattr(cls, "folder_name", cls.name)
 
 
 def datasets_for_task(task: str) -> list:

@@ -300,7 +300,7 @@ class MNISTScenes(Dataset):
     sizes = {"train": 20000, "valid": 1000, "test": 1000}
     image_shape = (64, 64)
     max_value = 255
-    classes = MNIST.classes
+    classes = [str(d) for d in range(10)]   # label k is digit k: the names COCO exports and `nabla predict` print
     splits = ("train", "valid", "test")
     holdout = 5000                           # MNIST training digits kept for the valid scenes
     target_types = ("detection", "segmentation")
