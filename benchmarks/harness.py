@@ -1,7 +1,7 @@
 """Run workloads under nabla and PyTorch in separate processes, alternating, and print the ratios.
 
     python -m benchmarks [names...] [--pairs 5] [--repeats 3] [--target 0.4] [--torch-threads 2]
-                         [--json results.json] [--list]
+                         [--torch-python PATH] [--json results.json] [--list]
 
 For each workload: ``pairs`` times, a nabla worker process then a torch worker process (their thread
 pools would contend inside one process); each prints the median of its repeats' mean step times.
@@ -24,6 +24,7 @@ from .workloads import WORKLOADS, get
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UNSET = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+TORCH_PYTHON = "NABLA_BENCH_TORCH_PYTHON"
 
 
 def worker_env() -> dict:
@@ -68,9 +69,16 @@ def wait_until_quiet(max_wait, threshold=0.15, log=print) -> float | None:
     return busy
 
 
+def torch_python() -> str:
+    """The interpreter of the PyTorch workers: NABLA_BENCH_TORCH_PYTHON (set by --torch-python), e.g. another
+    virtual environment whose torch loads torchvision's compiled kernels; by default this one."""
+    return os.environ.get(TORCH_PYTHON) or sys.executable
+
+
 def run_worker(framework, name, config, iters=None, repeats=3, warmup=3, target=0.4, threads=2,
                timeout=600) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.worker", "--framework", framework, "--workload", name,
+    cmd = [torch_python() if framework == "torch" else sys.executable, "-m", "benchmarks.worker",
+           "--framework", framework, "--workload", name,
            "--repeats", str(repeats), "--warmup", str(warmup), "--target", str(target),
            "--threads", str(threads), "--config", json.dumps(config)]
     if iters is not None:
@@ -180,7 +188,7 @@ def describe_machine() -> dict:
     except OSError:
         pass
     return {"cpu": cpu, "cpus": os.cpu_count(), "python": sys.version.split()[0],
-            "unset_in_workers": {k: os.environ.get(k) for k in UNSET}}
+            "unset_in_workers": {k: os.environ.get(k) for k in UNSET}, "torch_python": torch_python()}
 
 
 def print_header(machine: dict, infos: dict) -> None:
@@ -195,7 +203,8 @@ def print_header(machine: dict, infos: dict) -> None:
                   f"threads {pool.get('num_threads')}" if "error" not in pool else f"nabla worker: {pool['error']}")
     t = infos.get("torch", {})
     if t:
-        print(f"torch worker: torch {t.get('torch')}, torch.get_num_threads() = {t.get('torch_threads')}, "
+        print(f"torch worker ({machine['torch_python']}): torch {t.get('torch')}, "
+              f"torch.get_num_threads() = {t.get('torch_threads')}, "
               f"pools " + ", ".join(f"{p.get('internal_api')}({p.get('num_threads')})"
                                     for p in t.get("threadpools", []) if "internal_api" in p))
 
@@ -231,6 +240,9 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=3, help="untimed steps before timing")
     p.add_argument("--target", type=float, default=0.4, help="seconds per timed repeat")
     p.add_argument("--torch-threads", type=int, default=2)
+    p.add_argument("--torch-python", default=None,
+                   help=f"interpreter for the PyTorch workers (default: ${TORCH_PYTHON}, else this one), e.g. "
+                        "/work/venv-tv/bin/python for torchvision's compiled kernels")
     p.add_argument("--quiet-wait", type=float, default=60.0,
                    help="before each worker, wait up to this many seconds for the machine to go idle (0: never)")
     p.add_argument("--max-others", type=float, default=0.1,
@@ -248,6 +260,8 @@ def main(argv=None) -> int:
     except KeyError as e:
         print(e.args[0], file=sys.stderr)
         return 2
+    if a.torch_python:
+        os.environ[TORCH_PYTHON] = a.torch_python
     machine = describe_machine()
     t0 = time.time()
     results = []

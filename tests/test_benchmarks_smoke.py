@@ -35,8 +35,11 @@ def test_workload_step(name):
         import torch
     except ImportError:
         return
-    with torch.random.fork_rng():
-        ref = w.setup("torch", cfg)()
+    try:
+        with torch.random.fork_rng():
+            ref = w.setup("torch", cfg)()
+    except ImportError as e:  # e.g. torchvision's compiled kernels, which load only in another environment
+        pytest.skip(f"{name}: the nabla step runs; PyTorch's side cannot run here: {e}")
     np.testing.assert_allclose(first, ref.detach().numpy().astype(np.float64), rtol=2e-4, atol=1e-5,
                                err_msg=f"{name}: nabla and torch set-ups disagree (config {cfg})")
 

@@ -96,3 +96,4 @@ from .. import workloads_transformer  # noqa: E402,F401  (issue 6: benchmarks/wo
 from .. import workloads_rnn  # noqa: E402,F401  (issue 6: benchmarks/workloads_rnn.py)
 from .. import workloads_conv  # noqa: E402,F401  (issue 5: benchmarks/workloads_conv.py)
 from . import mnist_epoch  # noqa: E402,F401
+from . import detection_ops  # noqa: E402,F401  (issue 13: nms, roi_align, roi_pool)

@@ -6,7 +6,8 @@ Classification losses are fused Functions for speed and stability:
     nll_loss                       picks -w[t] * logp[t]
     binary_cross_entropy           logs clamped to >= -100 like PyTorch
     binary_cross_entropy_with_logits  through softplus, stable for logits of any magnitude
-Regression losses (mse, l1, smooth_l1, huber) and kl_div are compositions of nabla ops.
+Regression losses (mse, l1, smooth_l1, huber), kl_div and the soft Dice loss (dice_loss, a
+segmentation loss PyTorch lacks) are compositions of nabla ops.
 """
 from __future__ import annotations
 
@@ -426,10 +427,27 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mea
     return _reduce(_weighted(loss, weight, x), reduction)
 
 
+def _legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """PyTorch's deprecated (size_average, reduce) pair, when either is given, overrides reduction:
+    reduce=False -> 'none', else size_average=False -> 'sum', else 'mean' (None counts as True)."""
+    if size_average is None and reduce is None:
+        return reduction
+    if reduce is False:
+        return "none"
+    return "sum" if size_average is False else "mean"
+
+
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
-    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta  (d = x - y); beta = 0 is the L1 loss."""
+    """Smooth L1 (Fast R-CNN's box loss), d = x - y:
+
+        l(d) = 0.5 d^2 / beta   where |d| < beta,   |d| - 0.5 beta   otherwise;
+        dl/dx = d / beta        where |d| < beta,   sign(d)          otherwise.
+
+    beta = 0 is the L1 loss (gradient sign(d), 0 at d = 0), as PyTorch.  Composed of nabla ops, so it
+    has gradients of any order."""
     from .elementwise import abs as abs_
     from .arithmetic import where
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "smooth_l1_loss")
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
@@ -478,5 +496,44 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
     return _reduce(loss, reduction)
 
 
+def dice_loss(input, target, weight=None, ignore_index: int = -100, smooth: float = 1.0,
+              reduction: str = "mean"):
+    """Soft Dice loss (Milletari et al., V-Net 2016, with the usual smoothing term) of logits ``input``
+    (N, C, d...) against class indices ``target`` (N, d...); nabla's, PyTorch has none.  With
+    p = softmax(input) over dim 1, y the one-hot target and m = [target != ignore_index], summed over the
+    batch and every pixel (one Dice per class for the whole batch, "batch Dice", so a class missing from
+    one image does not make that image's term 0/0):
+
+        I_c = sum m p_c y_c,   S_c = sum m p_c + sum m y_c,   D_c = (2 I_c + smooth) / (S_c + smooth)
+        loss_c = w_c (1 - D_c)                          (w = ``weight``, default 1)
+
+    'mean' returns sum_c loss_c / sum_c w_c, 'sum' sum_c loss_c, 'none' the vector (C,).  ``smooth`` keeps a
+    class absent from the batch defined: its D_c = smooth / (sum p_c + smooth) asks for p_c -> 0.  Composed
+    of nabla ops (softmax, products, sums), so it has gradients of any order."""
+    from .activation import softmax
+    _check_reduction(reduction, "dice_loss")
+    if smooth < 0:
+        raise ValueError(f"dice_loss: smooth must be non-negative, got {smooth}")
+    x = as_tensor(input)
+    if x.ndim < 2:
+        raise ValueError(f"dice_loss: expected logits of shape (N, C, d...), got {tuple(x.shape)}")
+    c = x.shape[1]
+    w = _check_weight("dice_loss", weight, c)
+    t = _int_target("dice_loss", target)
+    valid, safe, _ = _class_targets("dice_loss", x.shape, t, None, ignore_index)
+    classes = np.arange(c).reshape((1, c) + (1,) * (x.ndim - 2))
+    onehot = ((np.expand_dims(safe, 1) == classes) & np.expand_dims(valid, 1)).astype(x.dtype)
+    axes = (0,) + tuple(range(2, x.ndim))
+    p = softmax(x, dim=1)
+    inter = (p * _const(onehot)).sum(dim=axes)
+    total = (p * _const(np.expand_dims(valid, 1).astype(x.dtype))).sum(dim=axes) + _const(onehot.sum(axis=axes))
+    loss = 1.0 - (inter * 2.0 + smooth) / (total + smooth)
+    if w is not None:
+        loss = loss * _const(w.astype(x.dtype))
+    if reduction == "mean":
+        return loss.sum() / (float(w.sum()) if w is not None else float(c))
+    return _reduce(loss, reduction)
+
+
 __all__ = ["cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
-           "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div"]
+           "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div", "dice_loss"]

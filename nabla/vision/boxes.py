@@ -18,8 +18,10 @@ Index-valued (int64 Tensors, no gradient):
 NMS semantics, fixed and tested (torchvision's CPU kernel since its stable-sort change, pytorch/vision#4767):
 boxes are visited in descending score with a *stable* sort, so among equal scores the lower index comes
 first and is the one kept; a box is suppressed by a kept box when their IoU is *strictly greater* than
-``iou_threshold`` (IoU == threshold keeps both).  The kept indices come back in that visiting order.
-The sweep runs over a precomputed IoU matrix in NumPy, in row blocks when N is large (memory N x block).
+``iou_threshold`` (IoU == threshold keeps both), compared as the kernel's C++ does, a float32 IoU against
+the threshold as a double.  The kept indices come back in that visiting order.
+The sweep runs in NumPy over blocks of rows of the IoU matrix (memory N x block): greedy inside a block,
+then the block's kept boxes suppress all later live boxes at once.
 ``batched_nms`` masks the IoU matrix to pairs of the same category, which is exactly per-category nms
 (torchvision's coordinate-offset trick gives the same result for boxes with non-negative coordinates).
 
@@ -39,8 +41,10 @@ from ..ops.shape import stack
 
 _FORMATS = ("xyxy", "xywh", "cxcywh")
 
-# rows of the IoU matrix per block in nms: the block holds block x N entries
+# rows of the IoU matrix per block in nms: the block holds block x N entries; at most _NMS_MAX_BLOCK rows, so
+# that the sweep inside a block stays short and suppressed boxes leave the later blocks' products early
 _NMS_BLOCK_ENTRIES = 1 << 22
+_NMS_MAX_BLOCK = 128
 
 
 def _boxes(boxes, op: str, name: str = "boxes", two_d: bool = False, floating: bool = True) -> Tensor:
@@ -177,40 +181,70 @@ def remove_small_boxes(boxes, min_size: float) -> Tensor:
 
 # ---------------------------------------------------------------------------------------------- NMS
 def pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU (len(a), len(b)) of xyxy arrays, plain NumPy (nms's kernel; 0/0 gives nan, never suppressing)."""
+    """IoU (len(a), len(b)) of xyxy arrays, plain NumPy (nms's kernel; 0/0 gives nan, never suppressing):
+    inter / ((area_a + area_b) - inter), the kernel's order of operations, computed in place."""
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.clip(w, 0, None) * np.clip(h, 0, None)
+    inter = np.minimum(a[:, None, 2], b[None, :, 2])
+    inter -= np.maximum(a[:, None, 0], b[None, :, 0])
+    np.maximum(inter, 0, out=inter)
+    h = np.minimum(a[:, None, 3], b[None, :, 3])
+    h -= np.maximum(a[:, None, 1], b[None, :, 1])
+    np.maximum(h, 0, out=h)
+    inter *= h
+    union = np.add(area_a[:, None], area_b[None, :], out=h)
+    union -= inter
     with np.errstate(divide="ignore", invalid="ignore"):
-        return inter / (area_a[:, None] + area_b[None, :] - inter)
+        return np.divide(inter, union, out=inter if inter.dtype.kind == "f" else None)
+
+
+def _threshold_for(dtype, iou_threshold: float):
+    """The threshold in the IoUs' dtype that decides ``iou > iou_threshold`` exactly as the kernel's C++ does
+    (a float IoU against a double): for a float32 IoU x, x > t  <=>  x > (largest float32 <= t).  NumPy
+    would otherwise round t to nearest (0.3 -> 0.30000001), keeping an IoU of exactly float32(0.3)."""
+    t = dtype.type(iou_threshold)
+    return np.nextafter(t, dtype.type(-np.inf)) if float(t) > iou_threshold else t
 
 
 def _nms_arrays(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, groups=None) -> np.ndarray:
     """The greedy sweep: order by descending score (stable), keep a box unless a kept box of its group
-    overlaps it with IoU > iou_threshold.  Row blocks of the IoU matrix bound the memory."""
+    overlaps it with IoU > iou_threshold.  In blocks of rows: the greedy sweep runs inside a block on its
+    own small IoU matrix, then the block's kept boxes suppress the later live boxes in one product, so
+    only about the upper triangle of the IoU matrix among live boxes is computed, block x N at a time."""
     n = len(boxes)
     order = np.argsort(-scores, kind="stable")
     b = boxes[order]
     g = None if groups is None else groups[order]
-    suppressed = np.zeros(n, dtype=bool)
+    t = _threshold_for(b.dtype, iou_threshold) if b.dtype.kind == "f" else iou_threshold
+    alive = np.ones(n, dtype=bool)
     keep = []
-    block = max(1, _NMS_BLOCK_ENTRIES // max(n, 1))
+    block = min(_NMS_MAX_BLOCK, max(1, _NMS_BLOCK_ENTRIES // max(n, 1)))
     for start in range(0, n, block):
-        # the live boxes from this block on; the block's own live rows come first among them
-        cols = start + np.flatnonzero(~suppressed[start:])
-        rows = int(np.searchsorted(cols, min(n, start + block)))
-        over = pairwise_iou(b[cols[:rows]], b[cols]) > iou_threshold
-        if g is not None:
-            over &= g[cols[:rows], None] == g[None, cols]
-        dead = np.zeros(len(cols), dtype=bool)
-        for i in range(rows):
+        stop = min(n, start + block)
+        rows = start + np.flatnonzero(alive[start:stop])
+        if len(rows) == 0:
+            continue
+        over = _overlaps(b, g, rows, rows, t)
+        dead = np.zeros(len(rows), dtype=bool)
+        kept = []
+        for i in range(len(rows)):
             if not dead[i]:
-                keep.append(cols[i])
-                dead |= over[i]  # earlier boxes are decided already: marking them changes nothing
-        suppressed[cols] = dead
-    return order[np.asarray(keep, dtype=np.int64)]
+                kept.append(i)
+                dead |= over[i]  # marks earlier rows too: they are decided already
+        kept = rows[kept]
+        keep.append(kept)
+        later = stop + np.flatnonzero(alive[stop:])
+        if len(later):
+            alive[later[_overlaps(b, g, kept, later, t).any(axis=0)]] = False
+    return order[np.concatenate(keep)] if keep else np.zeros(0, dtype=np.int64)
+
+
+def _overlaps(b: np.ndarray, g, rows: np.ndarray, cols: np.ndarray, t) -> np.ndarray:
+    """(len(rows), len(cols)) IoU > t among the sorted boxes b (and the same group, with groups)."""
+    over = pairwise_iou(b[rows], b[cols]) > t
+    if g is not None:
+        over &= g[rows, None] == g[None, cols]
+    return over
 
 
 def _nms_inputs(op, boxes, scores):

@@ -130,23 +130,24 @@ class RoIAlignAdjoint(Function):
         return RoIAlignFunction.apply(u, plan=self.plan)
 
 
-def _rois(boxes, n_images: int) -> np.ndarray:
-    """(K, 5) rois (batch index, x0, y0, x1, y1) from a (K, 5) tensor or a list of per-image (L, 4) boxes."""
+def _rois(boxes, n_images: int, op: str = "roi_align") -> np.ndarray:
+    """(K, 5) rois (batch index, x0, y0, x1, y1) from a (K, 5) tensor or a list of per-image (L, 4) boxes
+    (shared with roi_pool; op names the caller in errors)."""
     if isinstance(boxes, (list, tuple)):
         parts = [b.data if isinstance(b, Tensor) else np.asarray(b) for b in boxes]
         for p in parts:
             if p.ndim != 2 or p.shape[1] != 4:
-                raise ValueError(f"roi_align: expected each image's boxes of shape (L, 4), got {tuple(p.shape)}")
+                raise ValueError(f"{op}: expected each image's boxes of shape (L, 4), got {tuple(p.shape)}")
         if len(parts) != n_images:
-            raise ValueError(f"roi_align: {len(parts)} lists of boxes for a batch of {n_images} images")
+            raise ValueError(f"{op}: {len(parts)} lists of boxes for a batch of {n_images} images")
         rois = [np.concatenate([np.full((len(p), 1), i, dtype=p.dtype), p], axis=1) for i, p in enumerate(parts)]
         return np.concatenate(rois, axis=0) if rois else np.zeros((0, 5))
     r = boxes.data if isinstance(boxes, Tensor) else np.asarray(boxes)
     if r.ndim != 2 or r.shape[1] != 5:
-        raise ValueError(f"roi_align: expected boxes as a (K, 5) tensor of (batch index, x0, y0, x1, y1) or a list "
+        raise ValueError(f"{op}: expected boxes as a (K, 5) tensor of (batch index, x0, y0, x1, y1) or a list "
                          f"of (L, 4) tensors, got shape {tuple(r.shape)}")
     if len(r) and (r[:, 0].min() < 0 or r[:, 0].max() >= n_images):
-        raise IndexError(f"roi_align: batch index out of range [0, {n_images - 1}] in boxes[:, 0]")
+        raise IndexError(f"{op}: batch index out of range [0, {n_images - 1}] in boxes[:, 0]")
     return r
 
 

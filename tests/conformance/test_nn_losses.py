@@ -19,6 +19,13 @@ def _idx(rng, n, c, *extra, ignore=0):
     return t
 
 
+def _ignored(t, rng, value):
+    """Class indices with about a fifth of them set to ``value`` (VOC's 255 at object borders)."""
+    t = t.copy()
+    t[rng.random(t.shape) < 0.2] = value
+    return t
+
+
 def _probs(rng, *shape, axis=1):
     p = rng.uniform(0.05, 1.0, shape)
     return p / p.sum(axis=axis, keepdims=True)
@@ -46,6 +53,9 @@ def cases():
              lambda g: g.standard_normal((6, 3)), lambda g: _idx(g, 6, 3, ignore=2), False),
             (f"CE-spatial-weight-{r}", lambda L, T, r=r: L.CrossEntropyLoss(weight=T(w3), reduction=r),
              lambda g: g.standard_normal((2, 3, 2, 2)), lambda g: _idx(g, 2, 3, 2, 2, ignore=1), False),
+            (f"CE-segmentation-ignore255-weight-{r}", lambda L, T, r=r: L.CrossEntropyLoss(
+                weight=T(w3), ignore_index=255, reduction=r),
+             lambda g: g.standard_normal((2, 3, 4, 5)), lambda g: _ignored(_idx(g, 2, 3, 4, 5), g, 255), False),
             (f"CE-probs-{r}", lambda L, T, r=r: L.CrossEntropyLoss(weight=T(w3), label_smoothing=0.1, reduction=r),
              lambda g: g.standard_normal((5, 3)), lambda g: _probs(g, 5, 3), True),
             (f"NLL-{r}", lambda L, T, r=r: L.NLLLoss(weight=T(w3), reduction=r),

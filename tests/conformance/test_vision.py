@@ -1,7 +1,9 @@
-"""nabla.vision against PyTorch-written copies of torchvision's pure-Python box code (torchvision itself is not
-installed beside this torch: the references below follow torchvision/ops/boxes.py, _box_convert.py and
-models/detection/_utils.py, anchor_utils.py formula by formula), and nabla's smooth_l1_loss against
-torch.nn.functional.smooth_l1_loss.  Values and gradients, float32 and float64."""
+"""nabla.vision against torchvision 0.28.0 itself (imported through torchvision_shim beside the CPU torch):
+its box functions, BoxCoder, AnchorGenerator, batched-NMS offset trick and pure-PyTorch RoIAlign
+(``_roi_align``) are the oracles, values and gradients, float32 and float64.  torchvision's compiled
+kernels do not load here, so NMS and RoIPool are checked against the small torch references below, which
+follow its CPU kernels (csrc/ops/cpu/nms_kernel.cpp, roi_pool_kernel.cpp) rule by rule.  smooth_l1_loss
+against torch.nn.functional.smooth_l1_loss."""
 import math
 
 import numpy as np
@@ -11,128 +13,87 @@ import nabla as nb
 from nabla import nn
 from nabla.vision import AnchorGenerator, BoxCoder, ops
 
+from .torchvision_shim import import_torchvision, roi_align_reference
+
 torch = pytest.importorskip("torch")
+tv = import_torchvision()
+tv_boxes = pytest.importorskip("torchvision.ops.boxes")
+tv_utils = pytest.importorskip("torchvision.models.detection._utils")
+tv_anchors = pytest.importorskip("torchvision.models.detection.anchor_utils")
+
+DTYPES = [np.float32, np.float64]
+_TORCH = {np.float32: torch.float32, np.float64: torch.float64}
+FLT_MAX = float(np.finfo(np.float32).max)
 
 
-# ------------------------------------------------------------------ torchvision's formulas, in torch
-def tv_box_area(boxes):
-    return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+# ------------------------------------------------------------------ references of the compiled kernels
+def nms_reference(boxes, scores, iou_threshold):
+    """torchvision's CPU nms kernel, rule by rule: areas (x2 - x1)(y2 - y1); visit by descending score with a
+    stable sort; keep a box not yet suppressed; suppress every later box whose IoU with it, computed in the
+    boxes' dtype as inter / (area_i + area_j - inter), is strictly greater than the threshold (a double).
+    (The kernel skips boxes suppressed already; computing their IoU too changes nothing.)"""
+    x1, y1, x2, y2 = boxes.unbind(1)
+    areas = (x2 - x1) * (y2 - y1)
+    order = torch.sort(scores, descending=True, stable=True)[1]
+    suppressed = torch.zeros(len(boxes), dtype=torch.bool)
+    keep = []
+    for pos, i in enumerate(order.tolist()):
+        if suppressed[i]:
+            continue
+        keep.append(i)
+        later = order[pos + 1:]
+        w = torch.clamp(torch.minimum(x2[i], x2[later]) - torch.maximum(x1[i], x1[later]), min=0)
+        h = torch.clamp(torch.minimum(y2[i], y2[later]) - torch.maximum(y1[i], y1[later]), min=0)
+        inter = w * h
+        ovr = inter / (areas[i] + areas[later] - inter)
+        suppressed[later[ovr.double() > iou_threshold]] = True
+    return torch.tensor(keep, dtype=torch.int64)
 
 
-def _tv_inter_union(boxes1, boxes2):
-    area1, area2 = tv_box_area(boxes1), tv_box_area(boxes2)
-    lt = torch.max(boxes1[:, None, :2], boxes2[:, :2])
-    rb = torch.min(boxes1[:, None, 2:], boxes2[:, 2:])
-    wh = (rb - lt).clamp(min=0)
-    inter = wh[:, :, 0] * wh[:, :, 1]
-    return inter, area1[:, None] + area2 - inter
+def _c_round(x: float) -> int:
+    """C's round(): halves away from zero (x - trunc(x) is exact)."""
+    t = math.trunc(x)
+    return t + (int(math.copysign(1, x)) if abs(x - t) >= 0.5 else 0)
 
 
-def tv_box_iou(boxes1, boxes2):
-    inter, union = _tv_inter_union(boxes1, boxes2)
-    return inter / union
-
-
-def tv_generalized_box_iou(boxes1, boxes2):
-    inter, union = _tv_inter_union(boxes1, boxes2)
-    iou = inter / union
-    lti = torch.min(boxes1[:, None, :2], boxes2[:, :2])
-    rbi = torch.max(boxes1[:, None, 2:], boxes2[:, 2:])
-    whi = (rbi - lti).clamp(min=0)
-    areai = whi[:, :, 0] * whi[:, :, 1]
-    return iou - (areai - union) / areai
-
-
-def _tv_xyxy_to_xywh(b):
-    x1, y1, x2, y2 = b.unbind(-1)
-    return torch.stack((x1, y1, x2 - x1, y2 - y1), dim=-1)
-
-
-def _tv_xywh_to_xyxy(b):
-    x, y, w, h = b.unbind(-1)
-    return torch.stack([x, y, x + w, y + h], dim=-1)
-
-
-def _tv_xyxy_to_cxcywh(b):
-    x1, y1, x2, y2 = b.unbind(-1)
-    return torch.stack(((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1), dim=-1)
-
-
-def _tv_cxcywh_to_xyxy(b):
-    cx, cy, w, h = b.unbind(-1)
-    return torch.stack((cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h), dim=-1)
-
-
-def tv_box_convert(boxes, in_fmt, out_fmt):
-    if in_fmt == out_fmt:
-        return boxes.clone()
-    if in_fmt != "xyxy" and out_fmt != "xyxy":
-        boxes = {"xywh": _tv_xywh_to_xyxy, "cxcywh": _tv_cxcywh_to_xyxy}[in_fmt](boxes)
-        in_fmt = "xyxy"
-    if in_fmt == "xyxy":
-        return {"xywh": _tv_xyxy_to_xywh, "cxcywh": _tv_xyxy_to_cxcywh}[out_fmt](boxes)
-    return {"xywh": _tv_xywh_to_xyxy, "cxcywh": _tv_cxcywh_to_xyxy}[in_fmt](boxes)
-
-
-def tv_clip_boxes_to_image(boxes, size):
-    dim = boxes.dim()
-    height, width = size
-    bx = boxes[..., 0::2].clamp(min=0, max=width)
-    by = boxes[..., 1::2].clamp(min=0, max=height)
-    return torch.stack((bx, by), dim=dim).reshape(boxes.shape)
-
-
-def tv_encode_boxes(reference_boxes, proposals, weights):
-    wx, wy, ww, wh = weights
-    px1, py1, px2, py2 = (proposals[:, i].unsqueeze(1) for i in range(4))
-    rx1, ry1, rx2, ry2 = (reference_boxes[:, i].unsqueeze(1) for i in range(4))
-    ex_w, ex_h = px2 - px1, py2 - py1
-    ex_x, ex_y = px1 + 0.5 * ex_w, py1 + 0.5 * ex_h
-    gt_w, gt_h = rx2 - rx1, ry2 - ry1
-    gt_x, gt_y = rx1 + 0.5 * gt_w, ry1 + 0.5 * gt_h
-    return torch.cat((wx * (gt_x - ex_x) / ex_w, wy * (gt_y - ex_y) / ex_h,
-                      ww * torch.log(gt_w / ex_w), wh * torch.log(gt_h / ex_h)), dim=1)
-
-
-def tv_decode_single(rel_codes, boxes, weights, clip=math.log(1000.0 / 16)):
-    boxes = boxes.to(rel_codes.dtype)
-    widths = boxes[:, 2] - boxes[:, 0]
-    heights = boxes[:, 3] - boxes[:, 1]
-    ctr_x = boxes[:, 0] + 0.5 * widths
-    ctr_y = boxes[:, 1] + 0.5 * heights
-    wx, wy, ww, wh = weights
-    dx = rel_codes[:, 0::4] / wx
-    dy = rel_codes[:, 1::4] / wy
-    dw = torch.clamp(rel_codes[:, 2::4] / ww, max=clip)
-    dh = torch.clamp(rel_codes[:, 3::4] / wh, max=clip)
-    pcx = dx * widths[:, None] + ctr_x[:, None]
-    pcy = dy * heights[:, None] + ctr_y[:, None]
-    pw = torch.exp(dw) * widths[:, None]
-    ph = torch.exp(dh) * heights[:, None]
-    cw, ch = 0.5 * pw, 0.5 * ph
-    return torch.stack((pcx - cw, pcy - ch, pcx + cw, pcy + ch), dim=2).flatten(1)
-
-
-def tv_generate_anchors(scales, aspect_ratios, dtype=torch.float32):
-    scales = torch.as_tensor(scales, dtype=dtype)
-    aspect_ratios = torch.as_tensor(aspect_ratios, dtype=dtype)
-    h_ratios = torch.sqrt(aspect_ratios)
-    w_ratios = 1 / h_ratios
-    ws = (w_ratios[:, None] * scales[None, :]).view(-1)
-    hs = (h_ratios[:, None] * scales[None, :]).view(-1)
-    return (torch.stack([-ws, -hs, ws, hs], dim=1) / 2).round()
-
-
-def tv_grid_anchors(grid_sizes, strides, cell_anchors):
-    anchors = []
-    for (gh, gw), (sh, sw), base in zip(grid_sizes, strides, cell_anchors):
-        shifts_x = torch.arange(0, gw, dtype=torch.int32) * sw
-        shifts_y = torch.arange(0, gh, dtype=torch.int32) * sh
-        shift_y, shift_x = torch.meshgrid(shifts_y, shifts_x, indexing="ij")
-        shift_x, shift_y = shift_x.reshape(-1), shift_y.reshape(-1)
-        shifts = torch.stack((shift_x, shift_y, shift_x, shift_y), dim=1)
-        anchors.append((shifts.view(-1, 1, 4) + base.view(1, -1, 4)).reshape(-1, 4))
-    return anchors
+def roi_pool_reference(input, rois, spatial_scale, pooled_height, pooled_width):
+    """torchvision's CPU roi_pool kernel, rule by rule (vectorised over channels only): RoI edges scaled in
+    the input's dtype and rounded; extents max(end - start + 1, 1); bin [floor(p bin), ceil((p + 1) bin))
+    + start, clipped to the map; an empty bin is 0; else the max starts at -FLT_MAX and takes a value only
+    when strictly greater, scanning rows then columns.  Returns the output, differentiable as a gather at
+    the argmax (the kernel's backward), and the argmax (flat index into input, -1 for none)."""
+    n, c, height, width = input.shape
+    dt = input.dtype
+    scale = torch.tensor(spatial_scale, dtype=dt)
+    flat_in = input.reshape(-1)
+    outs, args = [], []
+    for r in rois:
+        b = int(r[0].item())
+        sw, sh, ew, eh = (_c_round((r[i] * scale).item()) for i in (1, 2, 3, 4))
+        bin_h = torch.tensor(max(eh - sh + 1, 1), dtype=dt) / pooled_height
+        bin_w = torch.tensor(max(ew - sw + 1, 1), dtype=dt) / pooled_width
+        for ph in range(pooled_height):
+            hs = min(max(int(torch.floor(torch.tensor(ph, dtype=dt) * bin_h)) + sh, 0), height)
+            he = min(max(int(torch.ceil(torch.tensor(ph + 1, dtype=dt) * bin_h)) + sh, 0), height)
+            for pw in range(pooled_width):
+                ws = min(max(int(torch.floor(torch.tensor(pw, dtype=dt) * bin_w)) + sw, 0), width)
+                we = min(max(int(torch.ceil(torch.tensor(pw + 1, dtype=dt) * bin_w)) + sw, 0), width)
+                empty = he <= hs or we <= ws
+                maxval = torch.full((c,), 0.0 if empty else -FLT_MAX, dtype=dt)
+                maxidx = torch.full((c,), -1, dtype=torch.int64)
+                for h in range(hs, he):
+                    for w in range(ws, we):
+                        v = input[b, :, h, w].detach()
+                        upd = v > maxval
+                        maxval = torch.where(upd, v, maxval)
+                        maxidx = torch.where(upd, ((b * c + torch.arange(c)) * height + h) * width + w, maxidx)
+                outs.append(torch.where(maxidx >= 0, flat_in[maxidx.clamp(min=0)], maxval))
+                args.append(maxidx)
+    if not outs:
+        return input.new_zeros((0, c, pooled_height, pooled_width)), torch.zeros((0, c, pooled_height, pooled_width))
+    shape = (len(rois), pooled_height, pooled_width, c)
+    out = torch.stack(outs).reshape(shape).permute(0, 3, 1, 2)
+    return out, torch.stack(args).reshape(shape).permute(0, 3, 1, 2)
 
 
 # ------------------------------------------------------------------ helpers
@@ -157,7 +118,8 @@ def _compare(nb_fn, tv_fn, arrays, dtype, grad=True):
             np.testing.assert_allclose(x.grad.data, t.grad.numpy(), **tol)
 
 
-DTYPES = [np.float32, np.float64]
+def test_the_oracle_is_torchvision_0_28():
+    assert tv.__version__.startswith("0.28.0")
 
 
 # ------------------------------------------------------------------ box ops
@@ -167,9 +129,7 @@ def test_pairwise_iou_matches_torchvision(name, dtype):
     rng = np.random.default_rng(0)
     a, b = _boxes(rng, 13), _boxes(rng, 7)
     b[:3] = a[:3]  # identical pairs (ties in max/min: the gradient splits evenly in both)
-    nb_fn = getattr(ops, name)
-    tv_fn = {"box_iou": tv_box_iou, "generalized_box_iou": tv_generalized_box_iou}[name]
-    _compare(nb_fn, tv_fn, [a, b], dtype)
+    _compare(getattr(ops, name), getattr(tv.ops, name), [a, b], dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -177,41 +137,99 @@ def test_pairwise_iou_matches_torchvision(name, dtype):
 def test_box_convert_matches_torchvision(fmts, dtype):
     rng = np.random.default_rng(1)
     a = _boxes(rng, 12).reshape(3, 4, 4)
-    _compare(lambda x: ops.box_convert(x, *fmts), lambda t: tv_box_convert(t, *fmts), [a], dtype)
+    _compare(lambda x: ops.box_convert(x, *fmts), lambda t: tv.ops.box_convert(t, *fmts), [a], dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_box_area_and_clip_match_torchvision(dtype):
     rng = np.random.default_rng(2)
     a = _boxes(rng, 10) - 10.0
-    _compare(ops.box_area, tv_box_area, [a], dtype)
-    _compare(lambda x: ops.clip_boxes_to_image(x, (25, 30)), lambda t: tv_clip_boxes_to_image(t, (25, 30)),
+    _compare(ops.box_area, tv.ops.box_area, [a], dtype)
+    _compare(lambda x: ops.clip_boxes_to_image(x, (25, 30)), lambda t: tv.ops.clip_boxes_to_image(t, (25, 30)),
              [a], dtype)
 
 
-# ------------------------------------------------------------------ BoxCoder
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_remove_small_boxes_matches_torchvision(dtype):
+    rng = np.random.default_rng(3)
+    a = _boxes(rng, 30, size=8.0).astype(dtype)
+    a[0, 2:] = a[0, :2] + 2.0  # exactly min_size wide and high: kept (>=)
+    a[1, 2] = a[1, 0] + 1.5    # too narrow
+    mine = ops.remove_small_boxes(a, 2.0)
+    ref = tv.ops.remove_small_boxes(torch.tensor(a), 2.0)
+    assert mine.dtype == np.int64 and 0 in mine.data and 1 not in mine.data
+    np.testing.assert_array_equal(mine.data, ref.numpy())
+
+
+# ------------------------------------------------------------------ NMS
+def _nms_case(rng, n, dtype, tied=False):
+    b = _boxes(rng, n, size=30.0).astype(dtype)
+    s = rng.random(n).astype(dtype)
+    if tied:
+        s = np.round(s * 4).astype(dtype) / 4  # many equal scores: the stable sort decides
+    return b, s
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("threshold", [0.0, 0.3, 0.5, 0.7, 1 / 3])
+def test_nms_matches_the_kernel(threshold, dtype):
+    rng = np.random.default_rng(4)
+    for tied in (False, True):
+        b, s = _nms_case(rng, 60, dtype, tied)
+        ref = nms_reference(torch.tensor(b), torch.tensor(s), threshold)
+        np.testing.assert_array_equal(ops.nms(b, s, threshold).data, ref.numpy())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nms_at_the_threshold_compares_as_the_kernel(dtype):
+    """IoU exactly 0.5 at threshold 0.5 keeps both; IoU 1/3 in float32 (0.33333334) exceeds the double 1/3."""
+    b = np.array([[0, 0, 3, 1], [1, 0, 4, 1], [10, 0, 12, 1], [11, 0, 13, 1]], dtype=dtype)
+    s = np.array([0.9, 0.8, 0.7, 0.6], dtype=dtype)
+    for threshold in (0.5, 1 / 3):
+        ref = nms_reference(torch.tensor(b), torch.tensor(s), threshold)
+        np.testing.assert_array_equal(ops.nms(b, s, threshold).data, ref.numpy())
+    assert len(ops.nms(b, s, 0.5)) == 4
+    assert len(ops.nms(b, s, 1 / 3)) == (2 if dtype == np.float32 else 3)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batched_nms_matches_torchvisions_offset_trick(dtype, monkeypatch):
+    """torchvision's own batched_nms code paths around the kernel reference: the coordinate-offset trick
+    exactly (one nms over shifted boxes, same stable order), per-class nms (vanilla) as a set."""
+    monkeypatch.setattr(tv_boxes, "nms", nms_reference)
+    rng = np.random.default_rng(5)
+    for tied in (False, True):
+        b, s = _nms_case(rng, 80, dtype, tied)
+        idxs = rng.integers(0, 4, 80)
+        mine = ops.batched_nms(b, s, idxs, 0.4).data
+        bt, st, it = torch.tensor(b), torch.tensor(s), torch.tensor(idxs)
+        np.testing.assert_array_equal(mine, tv_boxes._batched_nms_coordinate_trick(bt, st, it, 0.4).numpy())
+        assert set(mine.tolist()) == set(tv_boxes._batched_nms_vanilla(bt, st, it, 0.4).tolist())
+
+
+# ------------------------------------------------------------------ BoxCoder and anchors
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("weights", [(10.0, 10.0, 5.0, 5.0), (1.0, 1.0, 1.0, 1.0)])
 def test_box_coder_matches_torchvision(weights, dtype):
     rng = np.random.default_rng(3)
     gt, anchors = _boxes(rng, 9), _boxes(rng, 9)
-    coder = BoxCoder(weights)
-    _compare(coder.encode_single, lambda r, p: tv_encode_boxes(r, p, weights), [gt, anchors], dtype)
+    coder, ref = BoxCoder(weights), tv_utils.BoxCoder(weights)
+    _compare(coder.encode_single, ref.encode_single, [gt, anchors], dtype)
     codes = rng.standard_normal((9, 12)) * 0.5
     codes[0, 2] = 60.0  # past the exp clip: no gradient through it, in both
-    _compare(coder.decode_single, lambda c, b: tv_decode_single(c, b, weights), [codes, anchors], dtype)
+    _compare(coder.decode_single, ref.decode_single, [codes, anchors], dtype)
 
 
 def test_anchors_match_torchvision():
     sizes, ratios = ((16, 24), (32, 48, 64)), ((0.25, 0.5, 1.0, 2.0, 4.0), (0.5, 1.0, 2.0))
-    gen = AnchorGenerator(sizes, ratios)
-    cells = [tv_generate_anchors(s, r) for s, r in zip(sizes, ratios)]
-    for mine, ref in zip(gen.cell_anchors, cells):
-        np.testing.assert_array_equal(mine.data, ref.numpy())
+    gen, ref = AnchorGenerator(sizes, ratios), tv_anchors.AnchorGenerator(sizes, ratios)
+    for mine, cell in zip(gen.cell_anchors, ref.cell_anchors):
+        np.testing.assert_array_equal(mine.data, cell.numpy())
     grids, strides = [(6, 5), (3, 3)], [(8, 8), (16, 14)]
-    for mine, ref in zip(gen.grid_anchors(grids, strides), tv_grid_anchors(grids, strides, cells)):
+    expected = ref.grid_anchors(grids, [[torch.tensor(sh), torch.tensor(sw)] for sh, sw in strides])
+    for mine, want in zip(gen.grid_anchors(grids, strides), expected):
         assert mine.dtype == np.float32
-        np.testing.assert_array_equal(mine.data, ref.numpy())
+        np.testing.assert_array_equal(mine.data, want.numpy())
 
 
 # ------------------------------------------------------------------ smooth_l1_loss
@@ -222,84 +240,88 @@ def test_smooth_l1_loss_matches_torch(beta, reduction, dtype):
     rng = np.random.default_rng(4)
     x, y = rng.standard_normal((6, 5)) * 2, rng.standard_normal((6, 5)) * 2
     x[0, :2] = y[0, :2]  # d = 0: sign(0) = 0 for beta = 0
+    x[1, :2] = y[1, :2] + [beta, -beta]  # |d| = beta: the linear branch, in both
     _compare(lambda a, b: nn.functional.smooth_l1_loss(a, b, reduction=reduction, beta=beta),
              lambda a, b: torch.nn.functional.smooth_l1_loss(a, b, reduction=reduction, beta=beta), [x, y], dtype)
     _compare(lambda a, b: nn.SmoothL1Loss(reduction=reduction, beta=beta)(a, b),
              lambda a, b: torch.nn.SmoothL1Loss(reduction=reduction, beta=beta)(a, b), [x, y], dtype)
 
 
+@pytest.mark.filterwarnings("ignore:size_average and reduce args will be deprecated")
+@pytest.mark.parametrize("size_average,reduce", [(None, False), (False, None), (True, True), (False, True)])
+def test_smooth_l1_loss_legacy_reduction_arguments(size_average, reduce):
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    mine = nn.functional.smooth_l1_loss(x, y, size_average=size_average, reduce=reduce, beta=0.5)
+    ref = torch.nn.functional.smooth_l1_loss(torch.tensor(x), torch.tensor(y), size_average=size_average,
+                                             reduce=reduce, beta=0.5)
+    np.testing.assert_allclose(mine.data, ref.numpy(), rtol=1e-12)
+
+
 # ------------------------------------------------------------------ roi_align
-def tv_roi_align(input, rois, spatial_scale, pooled_height, pooled_width, sampling_ratio, aligned):
-    """torchvision's pure-PyTorch _roi_align (ops/roi_align.py) with explicit broadcasting in place of
-    functorch dims, [K, C, PH, PW, IY, IX], plus its C++ kernel's rule that a sample outside [-1, H] x [-1, W]
-    counts 0 (the Python copy lacks it; the boxes below keep all samples inside anyway)."""
-    _, channels, height, width = input.size()
-    ph, pw = torch.arange(pooled_height), torch.arange(pooled_width)
-    batch = rois[:, 0].int()
-    offset = 0.5 if aligned else 0.0
-    x0, y0 = rois[:, 1] * spatial_scale - offset, rois[:, 2] * spatial_scale - offset
-    rw = rois[:, 3] * spatial_scale - offset - x0
-    rh = rois[:, 4] * spatial_scale - offset - y0
-    if not aligned:
-        rw, rh = torch.clamp(rw, min=1.0), torch.clamp(rh, min=1.0)
-    bh, bw = rh / pooled_height, rw / pooled_width
-    exact = sampling_ratio > 0
-    gh = sampling_ratio if exact else torch.ceil(rh / pooled_height)
-    gw = sampling_ratio if exact else torch.ceil(rw / pooled_width)
-    if exact:
-        count = max(gh * gw, 1)
-        iy, ix = torch.arange(gh), torch.arange(gw)
-        ymask = xmask = None
-    else:
-        count = torch.clamp(gh * gw, min=1)
-        iy, ix = torch.arange(height), torch.arange(width)
-        ymask, xmask = iy[None, :] < gh[:, None], ix[None, :] < gw[:, None]
-    K = lambda t: t[:, None, None] if isinstance(t, torch.Tensor) else t  # noqa: E731
-    y = K(y0) + ph[None, :, None] * K(bh) + (iy[None, None, :] + 0.5).to(input.dtype) * K(bh / gh)  # [K, PH, IY]
-    x = K(x0) + pw[None, :, None] * K(bw) + (ix[None, None, :] + 0.5).to(input.dtype) * K(bw / gw)  # [K, PW, IX]
-    yin, xin = (y >= -1) & (y <= height), (x >= -1) & (x <= width)
-    y, x = y.clamp(min=0), x.clamp(min=0)
-    y_low, x_low = y.int(), x.int()
-    y_high = torch.where(y_low >= height - 1, height - 1, y_low + 1)
-    y_low = torch.where(y_low >= height - 1, height - 1, y_low)
-    x_high = torch.where(x_low >= width - 1, width - 1, x_low + 1)
-    x_low = torch.where(x_low >= width - 1, width - 1, x_low)
-    ly, lx = y - y_low, x - x_low
-    hy, hx = 1.0 - ly, 1.0 - lx
-
-    def at(yi, xi):
-        if ymask is not None:
-            yi = torch.where(ymask[:, None, :], yi, 0)
-            xi = torch.where(xmask[:, None, :], xi, 0)
-        return input[batch[:, None, None, None, None, None], torch.arange(channels)[None, :, None, None, None, None],
-                     yi[:, None, :, None, :, None], xi[:, None, None, :, None, :]]
-
-    def outer(a, b):
-        return a[:, None, :, None, :, None] * b[:, None, None, :, None, :]
-
-    val = (outer(hy, hx) * at(y_low, x_low) + outer(hy, lx) * at(y_low, x_high)
-           + outer(ly, hx) * at(y_high, x_low) + outer(ly, lx) * at(y_high, x_high))
-    val = torch.where(outer(yin, xin), val, 0)
-    if not exact:
-        val = torch.where(ymask[:, None, None, None, :, None], val, 0)
-        val = torch.where(xmask[:, None, None, None, None, :], val, 0)
-    out = val.sum((-1, -2))
-    return out / (count[:, None, None, None] if isinstance(count, torch.Tensor) else count)
+def _rois(rng, k, n_images, h_img, w_img):
+    """k RoIs inside an h_img x w_img image (so every RoIAlign sample lies in [-1, H] x [-1, W], where
+    torchvision's Python _roi_align and its kernel agree), plus the whole image and a sub-pixel box."""
+    xy = rng.uniform(0, 0.6, (k, 2)) * [w_img, h_img]
+    wh = rng.uniform(0.05, 0.4, (k, 2)) * [w_img, h_img]
+    rois = np.concatenate([rng.integers(0, n_images, (k, 1)), xy, xy + wh], axis=1)
+    rois[0, 1:] = [0, 0, w_img, h_img]
+    rois[1, 1:] = [2.0, 2.0, 2.5, 2.5]  # smaller than a feature pixel (clamped to 1 unless aligned)
+    return rois
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("aligned", [False, True])
-@pytest.mark.parametrize("sampling_ratio", [-1, 2, 1])
-@pytest.mark.parametrize("output_size,scale", [((3, 3), 0.5), ((2, 4), 0.25)])
-def test_roi_align_matches_torchvision(output_size, scale, sampling_ratio, aligned, dtype):
+@pytest.mark.parametrize("sampling_ratio", [-1, 0, 1, 2])
+@pytest.mark.parametrize("scale", [1.0, 0.5, 0.25])
+def test_roi_align_matches_torchvision(scale, sampling_ratio, aligned, dtype):
     rng = np.random.default_rng(6)
     feats = rng.standard_normal((2, 3, 9, 11))
-    h_img, w_img = 9 / scale, 11 / scale
-    xy = rng.uniform(0, 0.6, (7, 2)) * [w_img, h_img]
-    wh = rng.uniform(0.05, 0.4, (7, 2)) * [w_img, h_img]
-    rois = np.concatenate([rng.integers(0, 2, (7, 1)), xy, xy + wh], axis=1)
-    rois[0, 1:] = [0, 0, w_img, h_img]           # the whole map
-    rois[1, 1:] = [2.0, 2.0, 2.5, 2.5]           # smaller than a feature pixel (clamped to 1 unless aligned)
-    r = rois.astype(dtype)
+    r = _rois(rng, 7, 2, 9 / scale, 11 / scale).astype(dtype)
+    output_size = (3, 3) if scale != 0.5 else (2, 4)
+    ref = roi_align_reference()
     _compare(lambda f: ops.roi_align(f, r, output_size, scale, sampling_ratio, aligned),
-             lambda f: tv_roi_align(f, torch.tensor(r), scale, *output_size, sampling_ratio, aligned), [feats], dtype)
+             lambda f: ref(f, torch.tensor(r), scale, *output_size, sampling_ratio, aligned), [feats], dtype)
+
+
+# ------------------------------------------------------------------ roi_pool
+def _pool_rois(rng, k, n_images, h_img, w_img):
+    """Random RoIs plus the kernel's corner cases: the whole image, half-pixel edges (rounding away from
+    zero, also at -0.5), a zero-size box (one pixel by "+1"), a box past the map (empty bins)."""
+    rois = _rois(rng, k, n_images, h_img, w_img)
+    rois[2, 1:] = [0.5, 1.5, 2.5, 4.5]
+    rois[3, 1:] = [-0.5, -2.5, 3.0, 3.0]
+    rois[4, 1:] = [5.0, 3.0, 5.0, 3.0]
+    rois[5, 1:] = [w_img + 4, 1.0, w_img + 20, h_img + 9]
+    return rois
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("scale", [1.0, 0.5, 0.25])
+@pytest.mark.parametrize("output_size", [(2, 2), (3, 4)])
+@pytest.mark.parametrize("ties", [False, True])
+def test_roi_pool_matches_the_kernel(ties, output_size, scale, dtype):
+    rng = np.random.default_rng(7)
+    feats = rng.standard_normal((2, 3, 9, 11))
+    if ties:
+        feats = np.round(feats)  # equal values in every bin: the first maximum (row-major) wins
+    r = _pool_rois(rng, 9, 2, 9 / scale, 11 / scale).astype(dtype)
+    _compare(lambda f: ops.roi_pool(f, r, output_size, scale),
+             lambda f: roi_pool_reference(f, torch.tensor(r), scale, *output_size)[0], [feats], dtype)
+
+
+def test_roi_pool_routes_like_the_kernel_and_skips_minus_inf():
+    """The argmax itself (not only its value), with -inf and -FLT_MAX features (nothing above -FLT_MAX:
+    the bin gives -FLT_MAX and no gradient), in float32 and float64."""
+    from nabla.vision.roi_pool import _argmax_routes
+    rng = np.random.default_rng(8)
+    for dtype in DTYPES:
+        feats = np.round(rng.standard_normal((2, 2, 7, 8)) * 2).astype(dtype)
+        feats[feats < -2] = -np.inf
+        feats[0, 0, :3, :3] = -FLT_MAX
+        r = _pool_rois(rng, 8, 2, 7.0, 8.0).astype(dtype)
+        r[6, 1:] = [0, 0, 2, 2]
+        values, routes = _argmax_routes(feats, r, (2, 3), 1.0)
+        ref, args = roi_pool_reference(torch.tensor(feats), torch.tensor(r), 1.0, 2, 3)
+        np.testing.assert_array_equal(routes, args.numpy())
+        np.testing.assert_array_equal(values, ref.numpy())
