@@ -21,7 +21,9 @@ SETTING_FLAGS = {
     "eval-tokens": (int, "validation tokens scored during training (language models)"),
     "eval-size": (int, "validation pairs decoded during training (seq2seq; --eval-limit: the final evaluation)"),
     "seq-len": (int, "tokens per training window (language models)"),
-    "train-scenes": (int, "detection: a fixed training set of this many scenes (0: fresh scenes each epoch)"),
+    "train-scenes": (int, "detection, segmentation: a fixed training set of this many scenes (0: fresh scenes "
+                          "each epoch)"),
+    "dice-weight": (float, "segmentation: weight of the soft Dice loss added to the cross-entropy (0: off)"),
 }
 
 
@@ -43,7 +45,7 @@ def add_parser(sub) -> None:
         t.add_argument(f"--{flag}", type=kind, default=None, help=help_text)
     t.add_argument("--augment", action="store_true", default=None,
                    help="random crops of the image padded by 2 pixels (and mirror images where labels allow); "
-                        "detection: random shifts by up to 4 pixels, boxes moved with the pixels")
+                        "detection, segmentation: random shifts by up to 4 pixels, boxes and masks moved with the pixels")
     t.add_argument("--dropout", default=None, help="the model's dropout option (same as --set dropout=P)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="a model option, e.g. --set width=256")
     t.add_argument("--out", help="run folder (default: a fresh runs/MODEL-DATASET[-N])")

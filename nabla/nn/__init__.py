@@ -13,7 +13,7 @@ from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm  # noqa: F401
 from .embedding import Embedding  # noqa: F401
 from .flatten import Flatten, Unflatten  # noqa: F401
 from .loss import (MSELoss, L1Loss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCELoss,  # noqa: F401
-                   BCEWithLogitsLoss, KLDivLoss)
+                   BCEWithLogitsLoss, KLDivLoss, DiceLoss)
 from .regularization import l1_penalty, l2_penalty  # noqa: F401
 from . import utils  # noqa: F401,E402  (clip_grad_norm_, clip_grad_value_, ...)
 from .attention import MultiheadAttention, AdditiveAttention, BahdanauAttention  # noqa: F401,E402

@@ -10,7 +10,7 @@ from ..ops.activation import (tanh, sigmoid, logsigmoid, relu, leaky_relu, elu, 
                               softmax, log_softmax)
 from ..ops.dropout import dropout, dropout1d, dropout2d, dropout3d  # noqa: F401
 from ..ops.loss import (cross_entropy, nll_loss, binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
-                        mse_loss, l1_loss, smooth_l1_loss, huber_loss, kl_div)
+                        mse_loss, l1_loss, smooth_l1_loss, huber_loss, kl_div, dice_loss)
 from ..ops.normalization import batch_norm, layer_norm  # noqa: F401
 from ..ops.shape import pad  # noqa: F401
 from ..ops.embedding import embedding  # noqa: F401
@@ -52,7 +52,8 @@ def one_hot(tensor, num_classes: int = -1):
 __all__ = ["tanh", "sigmoid", "logsigmoid", "relu", "leaky_relu", "elu", "gelu", "softplus", "silu", "softmax",
            "log_softmax", "relu6", "hardtanh", "dropout", "dropout1d", "dropout2d", "dropout3d", "cross_entropy",
            "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "l1_loss",
-           "smooth_l1_loss", "huber_loss", "kl_div", "batch_norm", "layer_norm", "pad", "embedding", "linear",
+           "smooth_l1_loss", "huber_loss", "kl_div", "dice_loss", "batch_norm", "layer_norm", "pad", "embedding",
+           "linear",
            "normalize", "one_hot"]
 
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401,E402

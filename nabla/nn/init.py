@@ -18,7 +18,7 @@ from ..autograd.tensor import Tensor
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
            "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
-           "sparse_"]
+           "sparse_", "bilinear_", "bilinear_kernel"]
 
 
 def _fill(tensor: Tensor, values) -> Tensor:
@@ -164,6 +164,43 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     for g in range(groups):
         for d in range(min_dim):
             w[(g * out_per_group + d, d) + centre] = 1
+    return _fill(tensor, w)
+
+
+def bilinear_kernel(kernel_size) -> np.ndarray:
+    """The separable bilinear (tent) filter of ``kernel_size`` (an int or a tuple), as Caffe's "bilinear" filler
+    and FCN's upsampling layers make it: per axis, with f = ceil(k / 2) and c = f - 1 (k odd) or f - 0.5 (k even),
+
+        h[i] = 1 - |i - c| / f,    i = 0..k-1;    the kernel is the outer product of the axes' h.
+
+    A transposed convolution with this kernel, stride s, kernel 2s and padding s / 2 is bilinear upsampling by s
+    (``interpolate(..., mode="bilinear", align_corners=False)``) away from the border, where its missing
+    neighbours count as 0 instead of repeating the edge."""
+    sizes = (kernel_size,) if isinstance(kernel_size, (int, np.integer)) else tuple(kernel_size)
+    out = np.ones(())
+    for k in sizes:
+        f = (k + 1) // 2
+        c = f - 1 if k % 2 == 1 else f - 0.5
+        out = np.multiply.outer(out, 1 - np.abs(np.arange(k) - c) / f)
+    return out
+
+
+def bilinear_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """nabla's (PyTorch has no built-in): fill a transposed-convolution weight (in, out / groups, *k) so that it
+    upsamples each channel bilinearly on its own (FCN's initialisation of its upsampling layers): input channel
+    i gets ``bilinear_kernel(k)`` towards the output channel of the same index within its group, every other
+    entry 0.  For ``ConvTranspose2d(C, C, 2s, stride=s, padding=s // 2)`` (or depthwise, groups=C)."""
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError(f"bilinear_: expected a transposed-convolution weight (in, out/groups, *kernel) of 3 to 5 "
+                         f"dims, got shape {tuple(tensor.shape)}")
+    c_in, out_per_group = tensor.shape[:2]
+    if groups < 1 or c_in % groups:
+        raise ValueError(f"bilinear_: groups={groups} must divide the {c_in} input channels")
+    w = np.zeros(tensor.shape)
+    i = np.arange(c_in)
+    j = i % (c_in // groups)          # the channel's index within its group: it maps to the same output index
+    keep = j < out_per_group
+    w[i[keep], j[keep]] = bilinear_kernel(tensor.shape[2:])
     return _fill(tensor, w)
 
 

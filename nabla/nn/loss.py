@@ -151,3 +151,21 @@ class KLDivLoss(_Loss):
     def forward(self, input, target):
         self._same_shape(input, target)
         return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+
+class DiceLoss(_WeightedLoss):
+    """Soft Dice loss on logits (N, C, d...) against class indices (N, d...), nabla's (PyTorch has none):
+    1 - (2 sum p_c y_c + smooth) / (sum p_c + sum y_c + smooth) per class c, p = softmax over the classes,
+    sums over the batch and all pixels, ignore_index pixels left out; see ``nn.functional.dice_loss``.
+    Segmentation pairs it with cross-entropy (CE + Dice) against class imbalance."""
+
+    def __init__(self, weight=None, ignore_index: int = -100, smooth: float = 1.0, reduction: str = "mean"):
+        super().__init__(weight, reduction=reduction)
+        self.ignore_index, self.smooth = ignore_index, smooth
+
+    def forward(self, input, target):
+        try:
+            return F.dice_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                               smooth=self.smooth, reduction=self.reduction)
+        except (IndexError, ValueError, TypeError) as e:
+            raise type(e)(str(e).replace("dice_loss:", "DiceLoss:", 1)) from None

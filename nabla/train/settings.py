@@ -51,10 +51,12 @@ SETTINGS = {
     "eval_tokens": Setting(int, 50_000, "validation tokens scored during training (language models)",
                            positive=True),
     "eval_size": Setting(int, 500, "validation pairs decoded during training (seq2seq)", positive=True),
-    "augment": Setting(bool, False, "random shifted crops (and mirror images where labels allow); detection: "
-                                     "random shifts that move the boxes with the pixels"),
-    "train_scenes": Setting(int, 0, "detection: train on a fixed set of this many scenes, the same each epoch "
-                                    "(0: fresh scenes every epoch)", non_negative=True),
+    "augment": Setting(bool, False, "random shifted crops (and mirror images where labels allow); detection and "
+                                     "segmentation: random shifts that move the boxes and masks with the pixels"),
+    "dice_weight": Setting(float, 0.0, "segmentation: weight of the soft Dice loss added to the per-pixel "
+                                       "cross-entropy (0: cross-entropy alone)", non_negative=True),
+    "train_scenes": Setting(int, 0, "detection, segmentation: train on a fixed set of this many scenes, the same "
+                                    "each epoch (0: fresh scenes every epoch)", non_negative=True),
     "seq_len": Setting(int, 128, "tokens per training window (language models)", positive=True),
     "seed": Setting(int, 0, "random seed"),
     "patience": Setting(int, 0, "early-stopping patience in evaluations (0: off)", non_negative=True),

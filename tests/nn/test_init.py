@@ -92,3 +92,31 @@ def test_layer_defaults():
     emb = nn.Embedding(50, 40, padding_idx=3)
     assert (emb.weight.data[3] == 0).all()
     assert abs(emb.weight.data.std() - 1.0) < 0.05  # N(0, 1)
+
+
+def test_bilinear_kernel_and_fill():
+    np.testing.assert_allclose(init.bilinear_kernel(4), [0.25, 0.75, 0.75, 0.25])
+    np.testing.assert_allclose(init.bilinear_kernel(3), [0.5, 1.0, 0.5])
+    np.testing.assert_allclose(init.bilinear_kernel((4, 3)), np.outer([0.25, 0.75, 0.75, 0.25], [0.5, 1.0, 0.5]))
+    w = init.bilinear_(nb.empty(3, 3, 4, 4)).data
+    for i in range(3):
+        for j in range(3):
+            np.testing.assert_allclose(w[i, j], init.bilinear_kernel((4, 4)) if i == j else 0.0)
+    depthwise = init.bilinear_(nb.empty(5, 1, 4, 4), groups=5).data
+    np.testing.assert_allclose(depthwise, np.broadcast_to(init.bilinear_kernel((4, 4)), (5, 1, 4, 4)))
+    with pytest.raises(ValueError, match="groups=2 must divide the 3 input channels"):
+        init.bilinear_(nb.empty(3, 3, 4, 4), groups=2)
+    with pytest.raises(ValueError, match="3 to 5 dims"):
+        init.bilinear_(nb.empty(3, 3))
+
+
+@pytest.mark.parametrize("factor", [2, 4, 8])
+def test_bilinear_transposed_convolution_is_bilinear_upsampling_inside_the_border(factor):
+    up = nn.ConvTranspose2d(2, 2, 2 * factor, stride=factor, padding=factor // 2, bias=False)
+    init.bilinear_(up.weight)
+    x = nb.tensor(np.random.default_rng(0).standard_normal((1, 2, 4, 5)).astype(np.float32))
+    y = up(x).data
+    ref = nb.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False).data
+    b = factor // 2   # border rows whose bilinear neighbours fall outside the input
+    assert y.shape == ref.shape == (1, 2, 4 * factor, 5 * factor)
+    np.testing.assert_allclose(y[..., b:-b, b:-b], ref[..., b:-b, b:-b], atol=1e-6)

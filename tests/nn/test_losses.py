@@ -122,3 +122,58 @@ def test_losses_keep_dtype_and_modules_hold_weight_buffer():
     crit = nn.CrossEntropyLoss(weight=nb.ones(4))
     assert list(crit.state_dict()) == ["weight"]
     assert repr(nn.MSELoss(reduction="sum")) == "MSELoss(reduction='sum')"
+
+
+# ---------------------------------------------------------------------------------------------- Dice loss
+def _dice_numpy(x, t, weight=None, ignore_index=-100, smooth=1.0):
+    """Per-class soft Dice loss, written out: softmax, one-hot, sums over the batch and the pixels."""
+    e = np.exp(x - x.max(1, keepdims=True))
+    p = e / e.sum(1, keepdims=True)
+    valid = t != ignore_index
+    out = []
+    for c in range(x.shape[1]):
+        pc, yc = p[:, c][valid], (t[valid] == c).astype(float)
+        out.append(1 - (2 * (pc * yc).sum() + smooth) / (pc.sum() + yc.sum() + smooth))
+    w = np.ones(x.shape[1]) if weight is None else np.asarray(weight)
+    return np.array(out) * w, w
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_dice_loss_is_the_written_out_formula(reduction):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 4, 3, 5))
+    t = rng.integers(0, 4, (2, 3, 5))
+    t[0, 1] = 255
+    w = [0.0, 1.0, 2.0, 0.5]
+    per_class, weights = _dice_numpy(x, t, w, ignore_index=255, smooth=0.5)
+    expected = {"mean": per_class.sum() / weights.sum(), "sum": per_class.sum(), "none": per_class}[reduction]
+    got = nn.DiceLoss(weight=w, ignore_index=255, smooth=0.5, reduction=reduction)(nb.tensor(x), t)
+    np.testing.assert_allclose(got.data, expected, rtol=1e-10)
+    plain = nb.nn.functional.dice_loss(nb.tensor(x), np.where(t == 255, 0, t))
+    assert plain.item() == pytest.approx(_dice_numpy(x, np.where(t == 255, 0, t))[0].mean())
+
+
+def test_dice_loss_gradcheck_and_ignored_pixels_get_no_gradient():
+    rng = np.random.default_rng(1)
+    x = nb.tensor(rng.standard_normal((2, 3, 2, 3)), requires_grad=True)
+    t = rng.integers(0, 3, (2, 2, 3))
+    t[1, 0, 2] = -100
+    assert gradcheck(lambda a: nb.nn.functional.dice_loss(a, t, weight=[1.0, 2.0, 0.5]), (x,))
+    nb.nn.functional.dice_loss(x, t).backward()
+    assert (x.grad.data[1, :, 0, 2] == 0).all() and np.abs(x.grad.data).sum() > 0
+    moved = x.data.copy()
+    moved[1, :, 0, 2] += 5.0   # what the model says at an ignored pixel changes nothing
+    assert nb.nn.functional.dice_loss(nb.tensor(moved), t).item() == pytest.approx(
+        nb.nn.functional.dice_loss(x.detach(), t).item())
+
+
+def test_dice_loss_is_near_zero_for_a_confident_right_answer_and_checks_its_input():
+    t = np.array([[[0, 1], [2, 1]]])
+    x = nb.tensor(np.moveaxis(np.eye(3)[t], -1, 1) * 30.0)
+    assert nn.DiceLoss()(x, t).item() < 1e-6
+    with pytest.raises(IndexError, match=r"DiceLoss: target class index 3 is out of range for 3 classes"):
+        nn.DiceLoss()(x, np.array([[[0, 3], [2, 1]]]))
+    with pytest.raises(ValueError, match=r"DiceLoss: weight of shape \(2,\)"):
+        nn.DiceLoss(weight=[1.0, 1.0])(x, t)
+    with pytest.raises(ValueError, match="smooth must be non-negative"):
+        nb.nn.functional.dice_loss(x, t, smooth=-1.0)

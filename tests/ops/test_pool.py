@@ -51,6 +51,24 @@ def test_max_unpool_inverts_max_pool():
     assert kept.sum() == y.numel()
 
 
+def test_unpooling_puts_every_value_back_at_its_index_and_routes_gradients_only_there():
+    rng = np.random.default_rng(3)
+    x = nb.tensor(rng.standard_normal((2, 3, 6, 8)))
+    y, idx = nb.max_pool2d(x, 2, return_indices=True)
+    v = nb.tensor(rng.standard_normal(y.shape), requires_grad=True)   # any values, not only the maxima
+    out = nb.max_unpool2d(v, idx, 2, output_size=x.shape)
+    flat = out.data.reshape(2, 3, -1)
+    np.testing.assert_array_equal(np.take_along_axis(flat, idx.data.reshape(2, 3, -1), axis=2),
+                                  v.data.reshape(2, 3, -1))          # value (n, c, i, j) sits at idx[n, c, i, j]
+    hit = np.zeros(flat.shape, bool)
+    np.put_along_axis(hit, idx.data.reshape(2, 3, -1), True, axis=2)
+    assert (flat[~hit] == 0).all() and hit.sum() == y.numel()   # and every other position is 0
+    g = rng.standard_normal(out.shape)
+    out.backward(nb.tensor(g))
+    np.testing.assert_array_equal(v.grad.data.reshape(2, 3, -1),
+                                  np.take_along_axis(g.reshape(2, 3, -1), idx.data.reshape(2, 3, -1), axis=2))
+
+
 def test_pooling_keeps_channels_last_layout_and_values():
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, 4, 6, 6))

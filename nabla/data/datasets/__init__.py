@@ -2,12 +2,14 @@
 
 ``get_dataset("mnist", train=True)`` builds one by name; ``list_datasets()`` describes all of them
 (for ``nabla datasets``).  See ``base`` for where files are looked for and how they are cached.  A name
-``coco:ANNOTATIONS.json[:IMAGE_DIR]`` stands for a user's COCO-format detection set (``coco.CocoDetection``).
+``coco:ANNOTATIONS.json[:IMAGE_DIR]`` stands for a user's COCO-format detection set (``coco.CocoDetection``),
+``masks:IMAGE_DIR:MASK_DIR`` for a folder of images with same-named PNG class masks (``masks.SegmentationFolder``).
 """
 from __future__ import annotations
 
 from .base import ImageDataset
 from .coco import CocoDetection, CocoFormatError, coco_dataset_class, is_coco_spec
+from .masks import SegmentationFolder, is_masks_spec, masks_dataset_class
 from .cache import ChecksumError, DatasetNotFoundError, FetchError, data_root
 from .digits import Digits
 from .idx import CorruptFileError, read_idx, write_idx
@@ -50,11 +52,13 @@ def dataset_names() -> list:
 def _resolve(name: str):
     if is_coco_spec(name):
         return coco_dataset_class(name)
+    if is_masks_spec(name):
+        return masks_dataset_class(name)
     key = name.strip().lower()
     key = _ALIASES.get(key, key)
     if key not in REGISTRY:
         raise ValueError(f"unknown data set {name!r}; valid names: {', '.join(REGISTRY)}, or "
-                         "coco:ANNOTATIONS.json[:IMAGE_DIR]")
+                         "coco:ANNOTATIONS.json[:IMAGE_DIR] or masks:IMAGE_DIR:MASK_DIR")
     return REGISTRY[key]
 
 

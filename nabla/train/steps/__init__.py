@@ -4,3 +4,4 @@ from .classification import ClassificationStep, RegressionStep, SupervisedStep, 
 from .language_model import LanguageModelStep  # noqa: F401
 from .seq2seq import Seq2SeqStep  # noqa: F401
 from .detection import DetectionStep, SceneBatches  # noqa: F401
+from .segmentation import SegmentationStep  # noqa: F401
