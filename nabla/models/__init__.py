@@ -14,3 +14,11 @@ from .resnet import (ResNet, BasicBlock, Bottleneck, CifarResNet, resnet18, resn
 from .rnn_lm import CharRNNLM  # noqa: F401
 from .gpt import GPT  # noqa: F401
 from .seq2seq import Seq2SeqAttention, TransformerSeq2Seq  # noqa: F401
+from .fcn import FCN, fcn32s, fcn16s, fcn8s  # noqa: F401
+from .unet import UNet, unet  # noqa: F401
+from .segnet import SegNet, segnet  # noqa: F401
+from .yolo import YOLOv1  # noqa: F401
+from .faster_rcnn import FasterRCNN  # noqa: F401
+from .fast_rcnn import FastRCNN  # noqa: F401
+from .sliding_window import SlidingWindowDetector  # noqa: F401
+from .rcnn import RCNN  # noqa: F401
