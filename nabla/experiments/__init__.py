@@ -17,3 +17,4 @@ from . import residual  # noqa: F401
 from . import batchnorm  # noqa: F401
 from . import architectures  # noqa: F401
 from . import feature_maps  # noqa: F401
+from . import detectors  # noqa: F401

@@ -19,7 +19,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+import numpy as np
+
 from .. import nn
+from ..autograd.grad_mode import no_grad
+from ..autograd.tensor import Tensor, from_numpy
 from ..vision.anchors import AnchorGenerator
 from ..vision.roi_heads import FastRCNNPredictor, RoIFeatures, RoIHeads, TwoMLPHead
 from ..vision.rpn import RegionProposalNetwork, RPNHead
@@ -93,6 +97,14 @@ class TwoStageDetector(nn.Module):
 
     def proposals(self, images, features, targets):
         raise NotImplementedError
+
+    def propose(self, images) -> list:
+        """The class-agnostic proposals the box head would see for ``images`` (eval mode, no targets): one
+        (n_i, 4) array per image; the detectors experiment counts them and measures their recall."""
+        images = images if isinstance(images, Tensor) else from_numpy(np.ascontiguousarray(images, np.float32))
+        with no_grad():
+            boxes, _ = self.proposals(images, self.backbone(images), None)
+        return [np.asarray(b.data if isinstance(b, Tensor) else b) for b in boxes]
 
     def forward(self, images, targets=None):
         if images.ndim != 4:
