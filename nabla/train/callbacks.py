@@ -116,6 +116,22 @@ class ModelCheckpoint(Callback):
             self.written.append(path)
 
 
+def write_json(path, record: dict) -> None:
+    """``record``'s numbers, strings and lists of them as JSON, written atomically (non-finite -> null)."""
+    def plain(v):
+        if isinstance(v, dict):
+            return {str(k): plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, (bool, int, str)) or v is None:
+            return v
+        if isinstance(v, float) or hasattr(v, "item"):
+            f = float(v)
+            return f if math.isfinite(f) else None
+        return str(v)
+    _atomic_write(os.fspath(path), lambda f: json.dump(plain(record), f, indent=1))
+
+
 def _atomic_write(path, write) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".tmp"

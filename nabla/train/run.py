@@ -22,7 +22,7 @@ from .. import backend
 from ..data.datasets import folder_name
 from ..models import build_model, default_model_name, get_model_entry
 from . import settings as S
-from .callbacks import CSVLogger, EarlyStopping, JSONLogger, ModelCheckpoint, ProgressLine
+from .callbacks import CSVLogger, EarlyStopping, JSONLogger, ModelCheckpoint, ProgressLine, write_json
 from .checkpoint import CheckpointError, load_checkpoint
 from .tasks import check_dataset, get_task
 from .trainer import Trainer
@@ -341,6 +341,10 @@ def train(request: Request, echo=print) -> dict:
     report = {"elapsed": wall, "dataset": run.dataset, "download": request.download,
               "eval_limit": request.eval_limit, "beam_size": request.beam_size, "sampling": request.sampling}
     result = run.task.final_report(t, run.data, s, report, echo)
+    # the figures of the final report, kept beside the history (test.json: last weights, test split)
+    write_json(os.path.join(run.folder, "test.json"), {"model": run.entry.name, "dataset": run.dataset,
+                                                       "steps": t.global_step, "training_seconds": t.elapsed,
+                                                       **{k: v for k, v in result.items() if k != "samples"}})
     written = run.checkpoints.written
     best = run.checkpoints.best
     echo("checkpoints: " + ", ".join(

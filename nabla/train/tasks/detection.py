@@ -12,24 +12,9 @@ each class.
 """
 from __future__ import annotations
 
-from ...data.datasets import get_dataset
-from ...data.detection_transforms import RandomShift
-from ..steps.detection import DetectionStep, SceneBatches, format_detection
+from ..steps.detection import DetectionStep, format_detection
 from .base import RunData, Task, register_task
-
-EVAL_BATCH = 50
-AUGMENT_SHIFT = 4
-
-
-def _split(name: str, split: str, download: bool, seed: int = 0):
-    kwargs = {"split": split, "download": download}
-    if split == "train":
-        kwargs["seed"] = seed
-    return get_dataset(name, **kwargs)
-
-
-def _in_shape(dataset) -> tuple:
-    return (int(getattr(dataset, "channels", 1)),) + tuple(dataset.image_shape)
+from .scenes import eval_batches, in_shape as _in_shape, load_split as _split, training_batches
 
 
 def _class_line(result: dict) -> str:
@@ -49,22 +34,11 @@ class DetectionTask(Task):
                        extra={"download": download})
 
     def make_step(self, entry, model, optimizer, data, settings):
-        fixed = settings["train_scenes"] or None
-        if fixed is not None and fixed > len(data.train):
-            raise ValueError(f"--train-scenes {fixed} is more than the {len(data.train):,} training scenes of "
-                             f"{data.train.name}")
-        transform = RandomShift(AUGMENT_SHIFT) if settings["augment"] else None
-        loader = SceneBatches(data.train, settings["batch_size"], shuffle=True, seed=settings["seed"],
-                              limit=fixed, fixed=fixed is not None, transform=transform)
-        train_desc = (f"a fixed {fixed:,} training scenes" if fixed is not None
-                      else f"{len(data.train):,} fresh training scenes an epoch")
-        data.sizes = f"{train_desc} / {len(data.val):,} validation"
-        val = SceneBatches(data.val, EVAL_BATCH, shuffle=False)
-        return DetectionStep(model, optimizer), loader, val
+        return DetectionStep(model, optimizer), training_batches(data, settings), eval_batches(data.val)
 
     def final_report(self, trainer, data, settings, run, echo):
         test = _split(run["dataset"], "test", run["download"])
-        loader = SceneBatches(test, EVAL_BATCH, shuffle=False, limit=run.get("eval_limit"))
+        loader = eval_batches(test, run.get("eval_limit"))
         result = trainer.step.evaluate(loader, per_class=True)
         echo(f"test set: {loader.size:,} images of {run['dataset']} (last weights; training time "
              f"{run['elapsed']:.1f} s)")
@@ -78,7 +52,7 @@ class DetectionTask(Task):
         if trained and shape[0] != trained[0]:
             raise ValueError(f"{config['model']} from {options['checkpoint']} takes {trained[0]}-channel images "
                              f"({config.get('dataset')}); {options['dataset']} has {shape[0]}")
-        loader = SceneBatches(test, EVAL_BATCH, shuffle=False, limit=options.get("eval_limit"))
+        loader = eval_batches(test, options.get("eval_limit"))
         result = DetectionStep(model, None).evaluate(loader, per_class=True)
         echo(f"{config['model']} from {options['checkpoint']} (epoch {options['epoch']}) on {options['dataset']} "
              f"test ({loader.size:,} images)")

@@ -17,21 +17,13 @@ pixel_acc=...``, then the worst class and its IoU, images/s and the number of pa
 """
 from __future__ import annotations
 
-from ...data.datasets import get_dataset
-from ...data.detection_transforms import RandomShift
-from ..steps.detection import SceneBatches
 from ..steps.segmentation import SegmentationStep, format_segmentation
 from .base import RunData, Task, register_task
-
-EVAL_BATCH = 50
-AUGMENT_SHIFT = 4
+from .scenes import eval_batches, in_shape as _in_shape, load_split, training_batches
 
 
 def _split(name: str, split: str, download: bool, seed: int = 0):
-    kwargs = {"split": split, "download": download, "target_type": "segmentation"}
-    if split == "train":
-        kwargs["seed"] = seed
-    return get_dataset(name, **kwargs)
+    return load_split(name, split, download, seed, target_type="segmentation")
 
 
 def mask_classes(dataset) -> list:
@@ -40,10 +32,6 @@ def mask_classes(dataset) -> list:
     if given is not None:
         return [str(c) for c in given]
     return ["background"] + [str(c) for c in dataset.classes]
-
-
-def _in_shape(dataset) -> tuple:
-    return (int(getattr(dataset, "channels", 1)),) + tuple(dataset.image_shape)
 
 
 def _class_line(result: dict, names) -> str:
@@ -69,23 +57,13 @@ class SegmentationTask(Task):
                        config={"classes": names}, extra={"download": download})
 
     def make_step(self, entry, model, optimizer, data, settings):
-        fixed = settings.get("train_scenes") or None
-        if fixed is not None and fixed > len(data.train):
-            raise ValueError(f"--train-scenes {fixed} is more than the {len(data.train):,} training images of "
-                             f"{data.train.name}")
-        transform = RandomShift(AUGMENT_SHIFT) if settings["augment"] else None
-        loader = SceneBatches(data.train, settings["batch_size"], shuffle=True, seed=settings["seed"],
-                              limit=fixed, fixed=fixed is not None, transform=transform)
-        fresh = hasattr(data.train, "set_epoch") and fixed is None
-        train_desc = (f"{len(data.train):,} fresh training scenes an epoch" if fresh
-                      else f"a fixed {loader.size:,} training images")
-        data.sizes = f"{train_desc} / {len(data.val):,} validation"
+        loader = training_batches(data, settings)
         step = SegmentationStep(model, optimizer, data.num_classes, dice_weight=settings.get("dice_weight") or 0.0)
-        return step, loader, SceneBatches(data.val, EVAL_BATCH, shuffle=False)
+        return step, loader, eval_batches(data.val)
 
     def final_report(self, trainer, data, settings, run, echo):
         test = _split(run["dataset"], "test", run["download"])
-        loader = SceneBatches(test, EVAL_BATCH, shuffle=False, limit=run.get("eval_limit"))
+        loader = eval_batches(test, run.get("eval_limit"))
         echo(f"test set: {loader.size:,} images of {run['dataset']} (last weights; training time "
              f"{run['elapsed']:.1f} s)")
         return _report(trainer.step, loader, data.config["classes"], trainer.model.num_parameters(), echo)
@@ -102,7 +80,7 @@ class SegmentationTask(Task):
         if len(mask_classes(test)) > int(config["num_classes"]):
             raise ValueError(f"{config['model']} from {options['checkpoint']} predicts {config['num_classes']} mask "
                              f"classes; {options['dataset']} has {len(mask_classes(test))}")
-        loader = SceneBatches(test, EVAL_BATCH, shuffle=False, limit=options.get("eval_limit"))
+        loader = eval_batches(test, options.get("eval_limit"))
         echo(f"{config['model']} from {options['checkpoint']} (epoch {options['epoch']}) on {options['dataset']} "
              f"test ({loader.size:,} images)")
         step = SegmentationStep(model, None, int(config["num_classes"]))

@@ -1,0 +1,43 @@
+"""What the detection and segmentation tasks share: their data sets' splits, the input shape, and the
+training loader (fresh scenes each epoch, or a fixed set: ``--train-scenes``; ``--augment`` shifts each image
+with its boxes or mask)."""
+from __future__ import annotations
+
+from ...data.datasets import get_dataset
+from ...data.detection_transforms import RandomShift
+from ..steps.detection import SceneBatches
+
+EVAL_BATCH = 50
+AUGMENT_SHIFT = 4
+
+
+def load_split(name: str, split: str, download: bool, seed: int = 0, **kwargs):
+    """The ``split`` ("train", "valid", "test") of data set ``name``; the training split draws from ``seed``."""
+    kwargs.update(split=split, download=download)
+    if split == "train":
+        kwargs["seed"] = seed
+    return get_dataset(name, **kwargs)
+
+
+def in_shape(dataset) -> tuple:
+    return (int(getattr(dataset, "channels", 1)),) + tuple(dataset.image_shape)
+
+
+def training_batches(data, settings) -> SceneBatches:
+    """The training loader; also sets ``data.sizes`` (the opening line's description of the data)."""
+    fixed = settings.get("train_scenes") or None
+    if fixed is not None and fixed > len(data.train):
+        raise ValueError(f"--train-scenes {fixed} is more than the {len(data.train):,} training images of "
+                         f"{data.train.name}")
+    transform = RandomShift(AUGMENT_SHIFT) if settings["augment"] else None
+    loader = SceneBatches(data.train, settings["batch_size"], shuffle=True, seed=settings["seed"],
+                          limit=fixed, fixed=fixed is not None, transform=transform)
+    fresh = hasattr(data.train, "set_epoch") and fixed is None
+    train_desc = (f"{len(data.train):,} fresh training scenes an epoch" if fresh
+                  else f"a fixed {loader.size:,} training images")
+    data.sizes = f"{train_desc} / {len(data.val):,} validation"
+    return loader
+
+
+def eval_batches(dataset, limit=None) -> SceneBatches:
+    return SceneBatches(dataset, EVAL_BATCH, shuffle=False, limit=limit)
