@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import shlex
 import shutil
@@ -73,6 +74,18 @@ def nabla_command(spec: str | None) -> list:
     return [exe] if exe else [sys.executable, "-m", "nabla.cli"]
 
 
+def recorded_environment() -> dict:
+    """This process's environment with OpenBLAS forced to the kernel the reference was recorded with: the
+    kernels (Haswell, SkylakeX, ...) sum in different orders, so the same code gives other last bits on
+    another CPU; any x86-64 CPU with AVX2 runs the Haswell kernel."""
+    record = json.loads((Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "bit_identical.json")
+                        .read_text())["recorded_with"]
+    env = dict(os.environ)
+    if record.get("blas_kernel"):
+        env["OPENBLAS_CORETYPE"] = record["blas_kernel"]
+    return env
+
+
 def run_case(name: str, argv: list, nabla: list, keep: bool = False):
     """Run one case in a temporary folder; return (hashes, seconds, the run's last.safetensors path)."""
     tmp = Path(tempfile.mkdtemp(prefix=f"bitid-{name}-"))
@@ -80,7 +93,7 @@ def run_case(name: str, argv: list, nabla: list, keep: bool = False):
     cmd = nabla + [a.replace("{out}", str(out)) for a in argv]
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, env=recorded_environment())
         seconds = time.perf_counter() - t0
         if proc.returncode != 0:
             raise RuntimeError(f"{name}: `{shlex.join(cmd)}` exited {proc.returncode}:\n"
