@@ -75,7 +75,8 @@ def nabla_command(spec: str | None) -> list:
 
 
 def recorded_environment() -> dict:
-    """This process's environment with OpenBLAS forced to the kernel the reference was recorded with: the
+    """This process's environment with OpenBLAS forced to the kernel and thread count the reference was
+    recorded with: the
     kernels (Haswell, SkylakeX, ...) sum in different orders, so the same code gives other last bits on
     another CPU; any x86-64 CPU with AVX2 runs the Haswell kernel."""
     record = json.loads((Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "bit_identical.json")
@@ -83,6 +84,8 @@ def recorded_environment() -> dict:
     env = dict(os.environ)
     if record.get("blas_kernel"):
         env["OPENBLAS_CORETYPE"] = record["blas_kernel"]
+    if record.get("blas_threads"):  # a GEMM split over another number of threads sums in another order
+        env["OPENBLAS_NUM_THREADS"] = str(record["blas_threads"])
     return env
 
 

@@ -97,3 +97,5 @@ from .. import workloads_rnn  # noqa: E402,F401  (issue 6: benchmarks/workloads_
 from .. import workloads_conv  # noqa: E402,F401  (issue 5: benchmarks/workloads_conv.py)
 from . import mnist_epoch  # noqa: E402,F401
 from . import detection_ops  # noqa: E402,F401  (issue 13: nms, roi_align, roi_pool)
+from . import detection_steps  # noqa: E402,F401  (issue 13: yolo and faster-rcnn training steps)
+from . import segmentation_steps  # noqa: E402,F401  (issue 14: unet and segnet training steps)

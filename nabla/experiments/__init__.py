@@ -18,3 +18,4 @@ from . import batchnorm  # noqa: F401
 from . import architectures  # noqa: F401
 from . import feature_maps  # noqa: F401
 from . import detectors  # noqa: F401
+from . import segmenters  # noqa: F401

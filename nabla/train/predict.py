@@ -1,4 +1,5 @@
-"""``nabla predict``: a detector checkpoint's boxes on image files of any size, drawn and printed.
+"""``nabla predict``: a detector checkpoint's boxes on image files of any size, drawn and printed (a
+segmentation checkpoint's masks: ``nabla.train.predict_masks``, the same steps 1 and 2).
 
 For each image file (PNG, JPEG, anything Pillow reads):
 
@@ -20,7 +21,8 @@ For each image file (PNG, JPEG, anything Pillow reads):
    original image's pixels (right and bottom edges exclusive).
 
 Nothing is overwritten: an existing ``OUT/<name>.png``, or two images of the same name, stop the command
-before any work, as do a missing image file, a checkpoint that is not a detector's, or a missing Pillow.
+before any work, as do a missing image file, a checkpoint that is neither a detector's nor a segmentation
+model's, or a missing Pillow.
 """
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ __all__ = ["predict", "DRAW_MIN_SIDE"]
 DRAW_MIN_SIDE = 256   # smaller images are drawn enlarged, so the labels can be read...
 DRAW_MAX_SIDE = 2048  # ...but never beyond this (a long thin strip stays its size)
 BATCH = 16            # images per forward pass
+TASKS = ("detection", "segmentation")
 
 
 def _destinations(images, out) -> list:
@@ -60,13 +63,14 @@ def _destinations(images, out) -> list:
     return dests
 
 
-def _detector(checkpoint):
+def _predictor(checkpoint):
+    """``(model, config, task)`` of a detector's or a segmentation model's checkpoint."""
     model, config, _ = rebuild_from_checkpoint(checkpoint)
     task = _checkpoint_task(config).name
-    if task != "detection":
+    if task not in TASKS:
         raise RunError(f"{os.fspath(checkpoint)!r} holds a {task} model ({config['model']}); nabla predict needs a "
-                       "detector's checkpoint")
-    return model, config
+                       "detector's or a segmentation model's checkpoint")
+    return model, config, task
 
 
 def _class_names(config) -> list:
@@ -108,12 +112,17 @@ def _found(det, scale, original_size, score_thresh) -> tuple:
 
 def predict(checkpoint, images, out, score_thresh: float = 0.5, echo=print) -> list:
     """Detect, draw and print (see the module docstring); one dict per image: ``image``, ``output``,
-    ``boxes`` (n, 4) in its pixels, ``scores``, ``labels`` (class indices), ``names``."""
+    ``boxes`` (n, 4) in its pixels, ``scores``, ``labels`` (class indices), ``names``.  A segmentation
+    checkpoint goes to ``nabla.train.predict_masks`` (its dicts: ``image``, ``output``, ``mask``, ``shares``)."""
     require_pillow("nabla predict (reading and drawing images)")
     images = [os.fspath(p) for p in images]
     dests = _destinations(images, out)
-    model, config = _detector(checkpoint)
+    model, config, task = _predictor(checkpoint)
     check_writable(out)
+    if task == "segmentation":
+        from .predict_masks import predict_masks
+        return predict_masks(model, config, images, dests, out, _class_names(config), echo,
+                             (DRAW_MIN_SIDE, DRAW_MAX_SIDE), BATCH, _inputs)
     names, step = _class_names(config), DetectionStep(model, None)
     channels, results = int(config["in_shape"][0]), []
     for start in range(0, len(images), BATCH):

@@ -109,3 +109,66 @@ def test_one_line_errors(trained, tmp_path):
     (fake / "__init__.py").write_text("raise ImportError('No module named PIL')\n")
     res = nabla("predict", ckpt, image, "--out", "z", cwd=tmp_path, pythonpath=[tmp_path / "no-pillow"])
     assert_one_line_error(res, 1, "Pillow", 'pip install "nabla[vision]"')
+
+
+# ------------------------------------------------------------------ segmentation checkpoints
+SEGMENTER = ["unet", "--dataset", "mnist-scenes", "--set", "width=2", "--set", "depth=1", "--batch-size", "4",
+             "--max-steps", "2", "--eval-limit", "10", "--no-download", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def segmenter(tmp_path_factory):
+    """``(folder, checkpoint)``: a tiny U-Net trained 2 steps through `nabla train`, 3 scenes exported as masks."""
+    if not MNIST.is_present():
+        pytest.skip(f"MNIST is not installed here; install it with: {MNIST.install_hint()}")
+    folder = tmp_path_factory.mktemp("segment")
+    assert_ok(nabla("train", *SEGMENTER, cwd=folder))
+    assert_ok(nabla("datasets", "export", "mnist-scenes", "--format", "masks", "--out", "scenes", "--count", "3",
+                    "--no-download", cwd=folder))
+    return folder, folder / "runs" / "unet-mnist-scenes" / "last.safetensors"
+
+
+def _shares(stdout: str) -> dict:
+    """image -> {class name: share} from the `IMAGE NAME=SHARE ...` lines."""
+    rows = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) > 1 and all("=" in p for p in parts[1:]):
+            rows[parts[0]] = {k: float(v) for k, v in (p.split("=") for p in parts[1:])}
+    return rows
+
+
+def test_a_segmentation_checkpoint_draws_masks_with_a_legend_at_any_size(segmenter):
+    folder, ckpt = segmenter
+    scene = read_image(folder / "scenes" / "images" / "000001.png")
+    wide = np.zeros((1, 100, 150), np.uint8)
+    wide[:, 10:74, 20:84] = scene
+    write_png(wide, folder / "wide.png")
+    res = assert_ok(nabla("predict", ckpt, "scenes/images/000001.png", "wide.png", "--out", "masks", cwd=folder))
+    shares = _shares(res.stdout)
+    assert set(shares) == {"scenes/images/000001.png", "wide.png"}, show(res)
+    names = {"background"} | {str(d) for d in range(10)}
+    for row in shares.values():
+        assert set(row) <= names and abs(sum(row.values()) - 1) <= 1e-3 * len(row)
+        assert list(row.values()) == sorted(row.values(), reverse=True)      # largest share first
+    assert res.stdout.strip().splitlines()[-1] == "drew 2 predicted masks with a legend into masks"
+    for name, (h, w) in [("000001", (64, 64)), ("wide", (100, 150))]:
+        drawn = read_image(folder / "masks" / f"{name}.png")
+        f = int(np.ceil(256 / min(h, w)))
+        assert drawn.shape[0] == 3 and drawn.shape[1] >= h * f and drawn.shape[2] > w * f    # the legend: right
+
+
+def test_a_segmentation_mask_maps_back_to_the_original_pixels(segmenter, tmp_path):
+    """A 64x32 strip goes onto the canvas unscaled: its mask is the top half of the blacked-out canvas's."""
+    from nabla.train.predict import predict
+    folder, ckpt = segmenter
+    scene = read_image(folder / "scenes" / "images" / "000002.png")
+    write_png(scene[:, :32], tmp_path / "strip.png")
+    blacked = scene.copy()
+    blacked[:, 32:] = 0
+    write_png(blacked, tmp_path / "blacked.png")
+    lines = []
+    strip, full = predict(ckpt, [tmp_path / "strip.png", tmp_path / "blacked.png"], tmp_path / "out", echo=lines.append)
+    assert strip["mask"].shape == (32, 64) and full["mask"].shape == (64, 64)
+    np.testing.assert_array_equal(strip["mask"], full["mask"][:32])
+    np.testing.assert_allclose(strip["shares"].sum(), 1.0)
