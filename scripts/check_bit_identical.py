@@ -76,9 +76,8 @@ def nabla_command(spec: str | None) -> list:
 
 def recorded_environment() -> dict:
     """This process's environment with OpenBLAS forced to the kernel and thread count the reference was
-    recorded with: the
-    kernels (Haswell, SkylakeX, ...) sum in different orders, so the same code gives other last bits on
-    another CPU; any x86-64 CPU with AVX2 runs the Haswell kernel."""
+    recorded with: the kernels (Haswell, SkylakeX, ...) sum in different orders, so the same code gives other
+    last bits on another CPU; any x86-64 CPU with AVX2 runs the Haswell kernel."""
     record = json.loads((Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "bit_identical.json")
                         .read_text())["recorded_with"]
     env = dict(os.environ)
