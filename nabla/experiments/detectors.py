@@ -43,7 +43,7 @@ from ..data.datasets import get_dataset
 from ..models.registry import build_model, get_model_entry
 from ..train import Trainer
 from ..train.settings import make_optimizer, resolve
-from ..train.steps.detection import DetectionStep, SceneBatches
+from ..train.steps.detection import DetectionStep, SceneBatches, proposal_figures
 from .base import register_experiment
 from .common import Heartbeat
 
@@ -58,26 +58,6 @@ SHOWN = 4            # test scenes drawn for each detector
 def _settings(name: str) -> dict:
     entry = get_model_entry(name)
     return resolve(entry.task, entry.training)
-
-
-def _proposal_stats(model, loader) -> dict:
-    """Proposals per image and their recall at IoU 0.5, for a detector that exposes ``propose(images)``."""
-    if not hasattr(model, "propose"):
-        return {}
-    from ..vision.boxes import pairwise_iou
-    counts, found, total = [], 0, 0
-    model.eval()
-    with nb.no_grad():
-        for images, targets in loader:
-            for boxes, t in zip(model.propose(images), targets):
-                boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-                counts.append(len(boxes))
-                gt = np.asarray(t["boxes"], np.float64).reshape(-1, 4)
-                total += len(gt)
-                if len(gt) and len(boxes):
-                    found += int((pairwise_iou(gt, boxes).max(axis=1) >= 0.5).sum())
-    return {"proposals_per_image": float(np.mean(counts)) if counts else 0.0,
-            "proposal_recall_50": found / max(total, 1)}
 
 
 def _fresh_proposals(model) -> None:
@@ -116,7 +96,7 @@ def _train_one(name, budget, data, echo) -> dict:
     row = {"detector": name, "map_50": result["map_50"], "map_75": result["map_75"], "map": result["map"],
            "training images": images_seen, "train time (s)": train_time,
            "inference images/s": result["images_per_s"], "parameters": model.num_parameters(),
-           **_proposal_stats(model, test_loader)}
+           **proposal_figures(model, test_loader)}
     row["shown"] = _detections_on(model, data["shown"])
     echo(f"detectors: {name}: {images_seen:,} training images in {train_time:.0f} s; test map_50 "
          f"{result['map_50']:.3f}, map_75 {result['map_75']:.3f}, {result['images_per_s']:.1f} images/s")

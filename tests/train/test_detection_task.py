@@ -60,3 +60,15 @@ def test_train_and_eval_end_on_the_map_line(tmp_path):
     result = runs.evaluate(str(tmp_path / "run" / "last.safetensors"), eval_limit=10, echo=eval_lines.append)
     assert eval_lines[-1].startswith("map=") and result["images"] == 10
     assert eval_lines[-2].startswith("AP per class")
+
+
+def test_a_two_stage_run_reports_its_proposals(tmp_path):
+    lines = []
+    request = runs.Request(model="faster-rcnn", dataset="mnist-scenes",
+                           options={"widths": "4,8,8,8", "representation_size": "16"},
+                           settings={"max_steps": 1, "batch_size": 2}, out=str(tmp_path / "run"), progress=False,
+                           eval_limit=10)
+    result = runs.train(request, echo=lines.append)
+    line = next(ln for ln in lines if ln.startswith("proposals: "))
+    assert "per test image, recall" in line and result["proposals_per_image"] > 0
+    assert 0.0 <= result["proposal_recall_50"] <= 1.0

@@ -150,6 +150,26 @@ class DetectionStep(Step):
         return self.run_eval(self._evaluate, loader, per_class)
 
 
+def proposal_figures(model, loader) -> dict:
+    """For a detector with proposals (``model.propose(images)``: R-CNN's selective search, Faster R-CNN's RPN,
+    the sliding windows): ``proposals_per_image`` and ``proposal_recall_50``, the share of ground-truth boxes
+    some proposal of their image overlaps with IoU >= 0.5, over the loader; {} for one-stage detectors."""
+    if not hasattr(model, "propose"):
+        return {}
+    from ...vision.proposals import proposal_stats
+    proposals, targets = [], []
+    mode = model.training
+    model.eval()
+    try:
+        for images, batch_targets in loader:
+            proposals += list(model.propose(images))
+            targets += _plain_targets(batch_targets)
+    finally:
+        model.train(mode)
+    stats = proposal_stats(proposals, targets, 0.5)
+    return {"proposals_per_image": stats["proposals_per_image"], "proposal_recall_50": stats["recall"]}
+
+
 def format_detection(result: dict) -> str:
     """``map=0.81 map_50=0.97 ...``: the reported figures as ``name=value`` pairs (the last line of ``nabla
     train`` and ``nabla eval`` on a detector)."""

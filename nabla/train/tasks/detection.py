@@ -12,7 +12,7 @@ each class.
 """
 from __future__ import annotations
 
-from ..steps.detection import DetectionStep, format_detection
+from ..steps.detection import DetectionStep, format_detection, proposal_figures
 from .base import RunData, Task, register_task
 from .scenes import eval_batches, in_shape as _in_shape, load_split as _split, training_batches
 
@@ -42,6 +42,10 @@ class DetectionTask(Task):
         result = trainer.step.evaluate(loader, per_class=True)
         echo(f"test set: {loader.size:,} images of {run['dataset']} (last weights; training time "
              f"{run['elapsed']:.1f} s)")
+        result.update(proposal_figures(trainer.model, loader))
+        if "proposals_per_image" in result:
+            echo(f"proposals: {result['proposals_per_image']:.1f} per test image, recall "
+                 f"{result['proposal_recall_50']:.3f} at IoU 0.5")
         echo(_class_line(result))
         echo(format_detection(result))
         return result
