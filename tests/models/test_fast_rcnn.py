@@ -2,16 +2,15 @@
 without OpenCV, and overfitting two scenes on selective-search proposals (skipped without OpenCV)."""
 import sys
 
-import numpy as np
 import pytest
 
 import nabla as nb
-from nabla.data.datasets import MNIST, MNISTScenes
-from nabla.metrics import MeanAveragePrecision
 from nabla.models import build_model, get_model_entry
 from nabla.models.fast_rcnn import FastRCNN, fast_rcnn
 from nabla.models.faster_rcnn import Backbone, TwoStageDetector
 from nabla.vision.roi_heads import RoIHeads
+
+from ..detection_helpers import overfit_to_map_50, scenes
 
 SMALL = {"widths": "8,16,32,32", "representation_size": 64}
 
@@ -22,10 +21,7 @@ def _cv2_or_skip():
         pytest.skip("selective search needs cv2.ximgproc (opencv-contrib-python-headless)")
 
 
-def _scenes(n):
-    if not MNIST.is_present():
-        pytest.skip(f"MNIST is not installed here; install it with: {MNIST.install_hint()}")
-    return MNISTScenes(train=True, download=True).get_batch(np.arange(n))
+_scenes = scenes
 
 
 def test_registry_entry_and_shared_parts():
@@ -45,25 +41,7 @@ def test_fast_rcnn_overfits_two_scenes():
     images, targets = _scenes(2)
     model = fast_rcnn((1, 64, 64), 10, **SMALL)
     model.proposal_options["cache_dir"] = False       # memory cache only: the test writes no files
-    optimizer = nb.optim.Adam(model.parameters(), lr=3e-3)
-    x, best = nb.from_numpy(images), 0.0
-    for step in range(1, 151):
-        optimizer.zero_grad()
-        losses = model(x, targets)
-        assert set(losses) == {"loss_classifier", "loss_box_reg"}
-        sum(losses.values()).backward()
-        optimizer.step()
-        if step >= 40 and step % 10 == 0:
-            model.eval()
-            with nb.no_grad():
-                out = model(x)
-            model.train()
-            metric = MeanAveragePrecision()
-            metric.update([{k: v.data for k, v in d.items()} for d in out], targets)
-            best = max(best, float(metric.compute()["map_50"]))
-            if best == 1.0:
-                break
-    assert best == 1.0
+    assert overfit_to_map_50(model, images, targets, steps=150, lr=3e-3) == 1.0
     assert model.proposer().computed == 2        # each scene's proposals computed once, then cached
 
 

@@ -5,19 +5,16 @@ import numpy as np
 import pytest
 
 import nabla as nb
-from nabla.data.datasets import MNIST, MNISTScenes
-from nabla.metrics import MeanAveragePrecision
 from nabla.models import build_model, get_model_entry
 from nabla.models.faster_rcnn import FasterRCNN, faster_rcnn
+
+from ..detection_helpers import overfit_to_map_50, scenes
 
 SMALL = {"widths": "8,16,32,32", "representation_size": 64}
 LOSSES = {"loss_objectness", "loss_rpn_box_reg", "loss_classifier", "loss_box_reg"}
 
 
-def _scenes(n):
-    if not MNIST.is_present():
-        pytest.skip(f"MNIST is not installed here; install it with: {MNIST.install_hint()}")
-    return MNISTScenes(train=True, download=True).get_batch(np.arange(n))
+_scenes = scenes
 
 
 def test_registry_entry_options_and_anchors():
@@ -70,20 +67,4 @@ def test_faster_rcnn_overfits_one_batch_to_map_50_one():
     nb.manual_seed(0)
     images, targets = _scenes(4)
     model = faster_rcnn((1, 64, 64), 10, **SMALL)
-    optimizer = nb.optim.Adam(model.parameters(), lr=3e-3)
-    x, best = nb.from_numpy(images), 0.0
-    for step in range(1, 121):
-        optimizer.zero_grad()
-        sum(model(x, targets).values()).backward()
-        optimizer.step()
-        if step >= 40 and step % 10 == 0:
-            model.eval()
-            with nb.no_grad():
-                out = model(x)
-            model.train()
-            metric = MeanAveragePrecision()
-            metric.update([{k: v.data for k, v in d.items()} for d in out], targets)
-            best = max(best, float(metric.compute()["map_50"]))
-            if best == 1.0:
-                break
-    assert best == 1.0
+    assert overfit_to_map_50(model, images, targets, steps=120, lr=3e-3) == 1.0

@@ -1,22 +1,18 @@
 """R-CNN (nabla.models.rcnn): registry entry (a fixed, cached training set), selective-search regions warped
 with the paper's context, the detector contract's outputs, cached proposals across calls, and an overfit
 of four scenes to map_50 >= 0.9."""
-import numpy as np
 import pytest
 
 import nabla as nb
 from nabla.models import build_model, get_model_entry
 from nabla.models.crop_detector import RCNN_CONTEXT
 
+from ..detection_helpers import has_ximgproc
+
 from .test_sliding_window import SMALL, _scenes, check_contract, overfit
 
 
-def _has_ximgproc() -> bool:
-    try:
-        import cv2
-    except ImportError:
-        return False
-    return hasattr(cv2, "ximgproc")
+_has_ximgproc = has_ximgproc
 
 
 pytestmark = pytest.mark.skipif(not _has_ximgproc(), reason="R-CNN's selective search needs OpenCV's ximgproc "

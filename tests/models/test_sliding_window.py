@@ -6,19 +6,18 @@ import pytest
 
 import nabla as nb
 from nabla import optim
-from nabla.data.datasets import MNIST, MNISTScenes
 from nabla.metrics import MeanAveragePrecision
 from nabla.models import build_model, get_model_entry
 from nabla.models.crop_detector import RCNN_CONTEXT, WarpCrops
 from nabla.models.sliding_window import SlidingWindowDetector
 
+from ..detection_helpers import scenes
+
 SMALL = {"widths": "8,16,32", "representation_size": 64}
 
 
 def _scenes(n):
-    if not MNIST.is_present():
-        pytest.skip(f"MNIST is not installed here; install it with: {MNIST.install_hint()}")
-    return MNISTScenes(split="valid", download=True).get_batch(np.arange(n))
+    return scenes(n, "valid")
 
 
 def check_contract(out, n_images, num_classes, size, limit):

@@ -4,18 +4,16 @@ import numpy as np
 import pytest
 
 import nabla as nb
-from nabla.data.datasets import MNIST, MNISTScenes
 from nabla.metrics import MeanAveragePrecision
 from nabla.models import build_model, get_model_entry
 from nabla.models.yolo import YOLOv1, parse_widths
 
+from ..detection_helpers import scenes
+
 SMALL = "8,16,32,32"
 
 
-def _scenes(n):
-    if not MNIST.is_present():
-        pytest.skip(f"MNIST is not installed here; install it with: {MNIST.install_hint()}")
-    return MNISTScenes(train=True, download=True).get_batch(np.arange(n))
+_scenes = scenes
 
 
 def test_registry_entry_and_grid_follows_the_input_size():

@@ -10,13 +10,10 @@ import pytest
 from nabla.data.datasets import MNIST, MNISTScenes
 from nabla.vision import proposals as P
 
+from ..detection_helpers import has_ximgproc
 
-def _has_ximgproc() -> bool:
-    try:
-        import cv2
-    except ImportError:
-        return False
-    return hasattr(cv2, "ximgproc")
+
+_has_ximgproc = has_ximgproc
 
 
 needs_cv2 = pytest.mark.skipif(not _has_ximgproc(), reason="OpenCV's ximgproc is not installed "
