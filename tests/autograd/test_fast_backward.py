@@ -133,7 +133,25 @@ def _recurrent(kind):
     return case
 
 
+_ROIS = np.array([[0, 0.4, 1.2, 4.6, 5.0], [1, 2.0, 0.0, 6.0, 3.5], [0, 1.0, 1.0, 2.0, 2.0]])
+
+
+def _roi_pool(rng):
+    from nabla.vision.ops import roi_pool
+    x = _rand(rng, 2, 3, 7, 7)
+    return roi_pool(x, nb.tensor(_ROIS), 3), [x]
+
+
+def _roi_pool_adjoint(rng):  # the scatter of the gradient, whose own gradient is the gather again
+    from nabla.vision.ops import roi_pool
+    x, w = _rand(rng, 2, 3, 7, 7), _rand(rng, 3, 3, 3, 3)
+    (gx,) = nb.autograd.grad((roi_pool(x, nb.tensor(_ROIS), 3) * w).sum(), [x], create_graph=True)
+    return gx, [w]
+
+
 CASES = {
+    "RoIPoolFunction": [_roi_pool],
+    "RoIPoolAdjoint": [_roi_pool_adjoint],
     "LinearFunction": [_linear, _linear_wide],
     "Conv2dFunction": [_conv, _conv_groups],
     "ConvTranspose2dFunction": [_conv_transpose],
