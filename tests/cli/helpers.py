@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -37,9 +38,15 @@ def nabla(*args, cwd, timeout: float = 600, env: dict | None = None, pythonpath:
                           timeout=timeout, env=nabla_env(env, pythonpath), preexec_fn=preexec)
 
 
+def _default_sigint():
+    # a test run started in the background of a non-interactive shell inherits SIGINT ignored, and so would
+    # the command: give it the default a terminal user's command has, so Ctrl-C can be tested anywhere
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def popen_nabla(*args, cwd, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(NABLA + [str(a) for a in args], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=nabla_env(env))
+                            stderr=subprocess.PIPE, text=True, env=nabla_env(env), preexec_fn=_default_sigint)
 
 
 def show(res) -> str:
