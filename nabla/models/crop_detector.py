@@ -24,6 +24,7 @@ its running statistics).
 """
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from collections import OrderedDict
 
 import numpy as np
@@ -95,7 +96,7 @@ def crop_heads(in_channels: int, num_classes: int, crop_size: int, context: floa
                     box_roi_pool=WarpCrops(crop_size, context), **head_options)
 
 
-class CropDetector(nn.Module):
+class CropDetector(nn.Module, metaclass=ABCMeta):
     """regions -> warped crops -> CropNet -> K + 1 scores and deltas, under the detector contract
     (``forward(images, targets=None)``: a loss dict in training with targets, else per-image dicts of boxes,
     scores, labels in 0..K-1).  Subclasses give the regions: ``propose(images) -> list of (n_i, 4) float32``."""
@@ -106,8 +107,9 @@ class CropDetector(nn.Module):
         self.num_classes = int(num_classes)
         self.eval_chunk = int(eval_chunk)
 
+    @abstractmethod
     def propose(self, images) -> list:
-        raise NotImplementedError
+        """The regions of each image: a list of (n_i, 4) float32 xyxy arrays (windows or proposals)."""
 
     def forward(self, images, targets=None):
         if images.ndim != 4:

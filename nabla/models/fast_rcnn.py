@@ -23,7 +23,8 @@ proposals are needed, so the model builds (and loads checkpoints) without it.
 """
 from __future__ import annotations
 
-from .faster_rcnn import Backbone, TwoStageDetector, box_heads, parse_ints
+from .faster_rcnn import Backbone, TwoStageDetector, box_heads
+from .options import parse_ints
 from .registry import Option, register_model
 
 

@@ -17,6 +17,7 @@ RPN by selective-search proposals.
 """
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from collections import OrderedDict
 
 import numpy as np
@@ -27,35 +28,11 @@ from ..autograd.tensor import Tensor, from_numpy
 from ..vision.anchors import AnchorGenerator
 from ..vision.roi_heads import FastRCNNPredictor, RoIFeatures, RoIHeads, TwoMLPHead
 from ..vision.rpn import RegionProposalNetwork, RPNHead
+from .options import parse_floats, parse_ints
 from .registry import Option, register_model
 
 ROI_SIZE = 7
 POOLED_STAGES = 3  # a 2x2 max pool after each of the first three stages: stride 8
-
-
-def parse_ints(text, name: str) -> tuple:
-    """'16,32,64' (or a tuple) -> (16, 32, 64); a ValueError names the option."""
-    if isinstance(text, (tuple, list)):
-        return tuple(int(v) for v in text)
-    try:
-        values = tuple(int(v) for v in str(text).replace(" ", "").split(",") if v)
-    except ValueError:
-        raise ValueError(f"option {name!r} expects comma-separated integers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise ValueError(f"option {name!r} expects positive comma-separated integers, got {text!r}")
-    return values
-
-
-def parse_floats(text, name: str) -> tuple:
-    if isinstance(text, (tuple, list)):
-        return tuple(float(v) for v in text)
-    try:
-        values = tuple(float(v) for v in str(text).replace(" ", "").split(",") if v)
-    except ValueError:
-        raise ValueError(f"option {name!r} expects comma-separated numbers, got {text!r}") from None
-    if not values or min(values) <= 0:
-        raise ValueError(f"option {name!r} expects positive comma-separated numbers, got {text!r}")
-    return values
 
 
 class Backbone(nn.Sequential):
@@ -84,7 +61,7 @@ def box_heads(out_channels: int, num_classes: int, representation_size: int, roi
                     box_roi_pool=RoIFeatures(ROI_SIZE, sampling_ratio=2, op=roi_op), **head_options)
 
 
-class TwoStageDetector(nn.Module):
+class TwoStageDetector(nn.Module, metaclass=ABCMeta):
     """backbone -> proposals -> roi_heads, under the detector contract (``forward(images, targets=None)``:
     a loss dict in training with targets, else per-image dicts of boxes, scores, labels in 0..K-1).
     Subclasses say where proposals come from: ``proposals(images, features, targets) -> (list, losses)``."""
@@ -95,8 +72,9 @@ class TwoStageDetector(nn.Module):
         self.roi_heads = roi_heads
         self.num_classes = int(num_classes)
 
+    @abstractmethod
     def proposals(self, images, features, targets):
-        raise NotImplementedError
+        """``(list of per-image (n_i, 4) boxes, dict of proposal losses)``: the RPN's, or external ones."""
 
     def propose(self, images) -> list:
         """The class-agnostic proposals the box head would see for ``images`` (eval mode, no targets): one
@@ -180,4 +158,4 @@ def _faster_rcnn(in_shape, num_classes, **options):
     return faster_rcnn(in_shape, num_classes, **options)
 
 
-__all__ = ["FasterRCNN", "TwoStageDetector", "Backbone", "box_heads", "faster_rcnn", "parse_ints"]
+__all__ = ["FasterRCNN", "TwoStageDetector", "Backbone", "box_heads", "faster_rcnn"]

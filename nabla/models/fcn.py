@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from .. import nn
+from .options import parse_ints
 from .registry import Option, register_model
 from .unet import SEGMENTATION_TRAINING, check_divisible, conv_bn_relu
 
@@ -35,14 +36,7 @@ STAGES = 5          # 2x2 max-pools in the backbone: stride 32
 
 def parse_widths(widths, who: str, count: int | None = None, at_least: int = 1) -> tuple:
     """"16,32,64" (or a sequence of ints) -> (16, 32, 64): ``count`` of them (or at least ``at_least``), positive."""
-    try:
-        out = tuple(int(w) for w in (widths.split(",") if isinstance(widths, str) else widths))
-    except ValueError:
-        raise ValueError(f"{who}: widths must be comma-separated integers, got {widths!r}") from None
-    if (count is not None and len(out) != count) or len(out) < at_least or min(out, default=0) < 1:
-        need = f"{count}" if count is not None else f"at least {at_least}"
-        raise ValueError(f"{who}: widths needs {need} positive integers (one per stage), got {widths!r}")
-    return out
+    return parse_ints(widths, "widths", count=count, at_least=at_least, who=who)
 
 
 def upsampler(channels: int, factor: int) -> nn.ConvTranspose2d:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from ..vision.proposals import SelectiveSearch
 from .crop_detector import RCNN_CONTEXT, CropDetector, crop_heads, image_array
-from .faster_rcnn import parse_ints
+from .options import parse_ints
 from .registry import Option, register_model
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..vision.proposals import sliding_windows
 from .crop_detector import CropDetector, crop_heads
-from .faster_rcnn import parse_floats, parse_ints
+from .options import parse_floats, parse_ints
 from .registry import Option, register_model
 
 

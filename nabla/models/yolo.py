@@ -37,6 +37,7 @@ from ..autograd import no_grad
 from ..autograd.tensor import from_numpy
 from ..vision.boxes import _nms_arrays
 from ..vision.yolo import CONF_TARGETS, decode_boxes, yolo_v1_loss, yolo_v1_targets
+from .options import parse_ints
 from .registry import Option, register_model
 
 _STRIDE_POOLS = 3          # three 2x2 max-pools: stride 8
@@ -45,14 +46,7 @@ _PRE_NMS_TOP_N = 1000      # candidates per image kept for NMS (an untrained mod
 
 def parse_widths(widths) -> tuple:
     """"16,32,64,96,96,96" (or a sequence) -> (16, 32, 64, 96, 96, 96); at least 3 widths (one per pool)."""
-    try:
-        out = tuple(int(w) for w in (widths.split(",") if isinstance(widths, str) else widths))
-    except ValueError:
-        raise ValueError(f"YOLOv1: widths must be comma-separated integers, got {widths!r}") from None
-    if len(out) < _STRIDE_POOLS or min(out) < 1:
-        raise ValueError(f"YOLOv1: widths needs at least {_STRIDE_POOLS} positive widths (one per 2x2 pool), "
-                         f"got {widths!r}")
-    return out
+    return parse_ints(widths, "widths", at_least=_STRIDE_POOLS, who="YOLOv1")
 
 
 def _conv_block(c_in: int, c_out: int) -> nn.Sequential:

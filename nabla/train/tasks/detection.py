@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..steps.detection import DetectionStep, format_detection, proposal_figures
 from .base import RunData, Task, register_task
-from .scenes import eval_batches, in_shape as _in_shape, load_split as _split, training_batches
+from .scenes import check_channels, eval_batches, in_shape as _in_shape, load_split as _split, training_batches
 
 
 def _class_line(result: dict) -> str:
@@ -52,10 +52,7 @@ class DetectionTask(Task):
 
     def evaluate(self, model, config, options, echo):
         test = _split(options["dataset"], "test", options["download"])
-        shape, trained = _in_shape(test), tuple(config.get("in_shape") or ())
-        if trained and shape[0] != trained[0]:
-            raise ValueError(f"{config['model']} from {options['checkpoint']} takes {trained[0]}-channel images "
-                             f"({config.get('dataset')}); {options['dataset']} has {shape[0]}")
+        check_channels(test, config, options)
         loader = eval_batches(test, options.get("eval_limit"))
         result = DetectionStep(model, None).evaluate(loader, per_class=True)
         echo(f"{config['model']} from {options['checkpoint']} (epoch {options['epoch']}) on {options['dataset']} "

@@ -23,6 +23,14 @@ def in_shape(dataset) -> tuple:
     return (int(getattr(dataset, "channels", 1)),) + tuple(dataset.image_shape)
 
 
+def check_channels(test, config: dict, options: dict) -> None:
+    """``nabla eval`` on another data set: its images must have the channels the checkpoint's model takes."""
+    channels, trained = in_shape(test)[0], tuple(config.get("in_shape") or ())
+    if trained and channels != trained[0]:
+        raise ValueError(f"{config['model']} from {options['checkpoint']} takes {trained[0]}-channel images "
+                         f"({config.get('dataset')}); {options['dataset']} has {channels}")
+
+
 def training_batches(data, settings) -> SceneBatches:
     """The training loader; also sets ``data.sizes`` (the opening line's description of the data)."""
     fixed = settings.get("train_scenes") or None

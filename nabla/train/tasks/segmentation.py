@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from ..steps.segmentation import SegmentationStep, format_segmentation
 from .base import RunData, Task, register_task
-from .scenes import eval_batches, in_shape as _in_shape, load_split, training_batches
+from .scenes import check_channels, eval_batches, in_shape as _in_shape, load_split, training_batches
 
 
 def _split(name: str, split: str, download: bool, seed: int = 0):
@@ -70,10 +70,7 @@ class SegmentationTask(Task):
 
     def evaluate(self, model, config, options, echo):
         test = _split(options["dataset"], "test", options["download"])
-        shape, trained = _in_shape(test), tuple(config.get("in_shape") or ())
-        if trained and shape[0] != trained[0]:
-            raise ValueError(f"{config['model']} from {options['checkpoint']} takes {trained[0]}-channel images "
-                             f"({config.get('dataset')}); {options['dataset']} has {shape[0]}")
+        check_channels(test, config, options)
         names = config.get("classes") or mask_classes(test)
         if hasattr(test, "check_num_classes"):   # a folder of masks: name the first mask the model cannot score
             test.check_num_classes(int(config["num_classes"]))
