@@ -9,12 +9,15 @@ def add_parser(sub) -> None:
     e.add_argument("--no-download", action="store_true", help="fail instead of fetching a missing data set")
     e.add_argument("--beam-size", type=int, default=1, help="beam width for seq2seq checkpoints (1: greedy)")
     e.add_argument("--eval-limit", type=int, default=None,
-                   help="evaluate on the first N test tokens or pairs (sequence checkpoints; default: all)")
+                   help="evaluate on the first N test tokens or pairs (sequence checkpoints; default: all); VAE: "
+                        "the IWAE estimate on the first N test images (default 1,000)")
+    e.add_argument("--iwae-k", type=int, default=None,
+                   help="VAE: importance samples per image of the IWAE NLL estimate (default 1,000)")
 
 
 def run(args, echo=print):
     from ..train import run as runs
     from .common import check_counts
-    check_counts(args, positive=("beam_size", "eval_limit"))
+    check_counts(args, positive=("beam_size", "eval_limit", "iwae_k"))
     return runs.evaluate(args.checkpoint, dataset=args.dataset, download=not args.no_download,
-                         eval_limit=args.eval_limit, beam_size=args.beam_size, echo=echo)
+                         eval_limit=args.eval_limit, beam_size=args.beam_size, iwae_k=args.iwae_k, echo=echo)

@@ -338,7 +338,7 @@ def train(request: Request, echo=print) -> dict:
     echo(f"trained {done_text} epoch{'' if done == 1 else 's'} ({t.global_step} steps): {t.elapsed:.1f} s of "
          f"training by the {s['budget_clock']} clock{' in all' if session else ''} ({session}{wall:.1f} s wall, "
          f"{cpu:.1f} s CPU including evaluation)")
-    report = {"elapsed": wall, "dataset": run.dataset, "download": request.download,
+    report = {"elapsed": wall, "dataset": run.dataset, "download": request.download, "folder": run.folder,
               "eval_limit": request.eval_limit, "beam_size": request.beam_size, "sampling": request.sampling}
     result = run.task.final_report(t, run.data, s, report, echo)
     # the figures of the final report, kept beside the history (test.json: last weights, test split)
@@ -371,13 +371,13 @@ def _checkpoint_task(config):
 
 
 def evaluate(path, dataset: str | None = None, download: bool = True, eval_limit: int | None = None,
-             beam_size: int = 1, echo=print) -> dict:
+             beam_size: int = 1, echo=print, iwae_k: int | None = None) -> dict:
     """``nabla eval``: the checkpoint's model on a data set's test split (default: the one it trained on)."""
     model, config, state = rebuild_from_checkpoint(path)
     task = _checkpoint_task(config)
     name = check_dataset(get_model_entry(config["model"]), dataset) if dataset else config["dataset"]
     options = {"checkpoint": os.fspath(path), "dataset": name, "download": download, "eval_limit": eval_limit,
-               "beam_size": beam_size, "epoch": state.get("epoch"),
+               "beam_size": beam_size, "iwae_k": iwae_k, "epoch": state.get("epoch"),
                "step": state.get("global_step", state.get("step"))}
     return task.evaluate(model, config, options, echo)
 

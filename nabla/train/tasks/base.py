@@ -44,8 +44,8 @@ class Task:
         raise NotImplementedError(f"{type(self).__name__}.evaluate is abstract")  # pragma: no cover
 
     def sample(self, model, config: dict, options: dict, echo):
-        raise ValueError(f"{config.get('model')!r} checkpoints ({self.name}) cannot be sampled: only language-model "
-                         "and seq2seq checkpoints can")
+        raise ValueError(f"{config.get('model')!r} checkpoints ({self.name}) cannot be sampled: only language-model, "
+                         "seq2seq and image-generative (VAE, GAN, PixelCNN) checkpoints can")
 
 
 def register_task(task: Task) -> Task:

@@ -65,7 +65,7 @@ def generate(model, vocab, prompt: str = "", length: int = 300, temperature: flo
 
 def print_samples(model, vocab, options: dict, echo, context=None) -> list:
     texts = generate(model, vocab, options["prompt"], options["length"], options["temperature"],
-                     options["top_k"] or None, options["num_samples"], options["seed"], context)
+                     options["top_k"] or None, options["num_samples"] or 2, options["seed"], context)
     for i, text in enumerate(texts):
         echo(f"--- sample {i + 1} (temperature {options['temperature']}, top-k {options['top_k']}) ---")
         echo(text)
