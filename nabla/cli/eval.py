@@ -9,8 +9,8 @@ def add_parser(sub) -> None:
     e.add_argument("--no-download", action="store_true", help="fail instead of fetching a missing data set")
     e.add_argument("--beam-size", type=int, default=1, help="beam width for seq2seq checkpoints (1: greedy)")
     e.add_argument("--eval-limit", type=int, default=None,
-                   help="evaluate on the first N test tokens or pairs (sequence checkpoints; default: all); VAE: "
-                        "the IWAE estimate on the first N test images (default 1,000)")
+                   help="evaluate on the first N test tokens or pairs (sequence checkpoints; default: all); "
+                        "generative models: the first N test images (the VAE's IWAE estimate: at most 1,000)")
     e.add_argument("--iwae-k", type=int, default=None,
                    help="VAE: importance samples per image of the IWAE NLL estimate (default 1,000)")
 

@@ -19,3 +19,4 @@ from . import architectures  # noqa: F401
 from . import feature_maps  # noqa: F401
 from . import detectors  # noqa: F401
 from . import segmenters  # noqa: F401
+from . import generative  # noqa: F401

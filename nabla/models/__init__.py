@@ -22,3 +22,6 @@ from .faster_rcnn import FasterRCNN  # noqa: F401
 from .fast_rcnn import FastRCNN  # noqa: F401
 from .sliding_window import SlidingWindowDetector  # noqa: F401
 from .rcnn import RCNN  # noqa: F401
+from .pixelcnn import PixelCNN  # noqa: F401
+from .vae import VAE, ConvVAE, VariationalAutoencoder, gaussian_kl, bernoulli_nll, elbo_terms, iwae_nll  # noqa: F401
+from .gan import GAN  # noqa: F401

@@ -22,6 +22,7 @@ from .positional import (SinusoidalPositionalEncoding, PositionalEncoding, Learn
 from .transformer import (TransformerEncoderLayer, TransformerDecoderLayer, TransformerEncoder,  # noqa: F401,E402
                           TransformerDecoder, Transformer, generate_square_subsequent_mask)
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d  # noqa: F401,E402
+from .masked_conv import MaskedConv2d  # noqa: F401,E402
 from .pooling import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,  # noqa: F401,E402
                       AdaptiveMaxPool2d, MaxUnpool2d)
 from .upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d  # noqa: F401,E402

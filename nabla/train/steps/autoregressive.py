@@ -1,0 +1,81 @@
+"""Autoregressive image models (PixelCNN): maximum likelihood, the exact negative log-likelihood as the loss.
+
+A model of this family has ``nll(images) -> Tensor (N,)``, -log p(x) in nats per image: the sum over the
+pixels of -log p(x_i | x_<i), all of them from one forward pass (``nabla.models.pixelcnn``).  One step:
+
+    loss = mean_n nll(x_n)   (nats per image)  -> backward -> before_optimizer_step -> step()
+
+Evaluation scores every image of the loader without a graph and reports
+
+    nll            mean -log p(x) over the images, nats per image (the figure papers quote on binarized MNIST)
+    bits_per_dim   nll / (C H W ln 2)
+    loss           = nll (the training loss on the evaluation images)
+
+and the best checkpoint is the one with the lowest validation ``nll``.  Batches are ``(images, labels)`` pairs
+(the labels are not used) or images alone; images are Tensors or arrays in [0, 1] (binary for a Bernoulli
+model; grey / 255 for a 256-level one, whose targets are round(255 x)).
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from ...autograd.tensor import Tensor, from_numpy
+from .base import Step
+
+# the figures of the last line of ``nabla train`` / ``nabla eval`` on an autoregressive model, in this order
+REPORTED = ("nll", "bits_per_dim")
+
+
+def _images(batch) -> Tensor:
+    x = batch[0] if isinstance(batch, (tuple, list)) else batch
+    return x if isinstance(x, Tensor) else from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+
+def bits_per_dim(nll: float, shape) -> float:
+    """nats per image -> bits per dimension: nll / (C H W ln 2), ``shape`` = (C, H, W)."""
+    return float(nll) / (math.prod(shape) * math.log(2))
+
+
+class AutoregressiveStep(Step):
+    """Mean NLL per image as the loss; the test NLL (nats) and bits/dim in evaluation."""
+
+    monitor = ("val_nll", "min")
+
+    def __init__(self, model, optimizer):
+        super().__init__({"model": model}, {"optimizer": optimizer} if optimizer is not None else {})
+        self.model, self.optimizer = model, optimizer
+
+    def train_step(self, batch) -> dict:
+        images = _images(batch)
+        self.optimizer.zero_grad()
+        loss = self.model.nll(images).mean()
+        value = self.minimize(loss, self.optimizer)
+        return {"loss": value, "bits_per_dim": bits_per_dim(value, images.shape[1:]), "batch_size": len(images)}
+
+    def _evaluate(self, loader) -> dict:
+        total, n, seconds, shape = 0.0, 0, 0.0, None
+        for batch in loader:
+            images = _images(batch)
+            start = time.perf_counter()
+            total += float(self.model.nll(images).data.astype(np.float64).sum())
+            seconds += time.perf_counter() - start
+            n, shape = n + len(images), images.shape[1:]
+        nll = total / max(n, 1)
+        return {"nll": nll, "bits_per_dim": bits_per_dim(nll, shape) if shape else 0.0, "loss": nll,
+                "images": n, "images_per_s": n / seconds if seconds > 0 else 0.0}
+
+    def evaluate(self, loader) -> dict:
+        """The figures of the module docstring over all of ``loader`` (eval mode, no graph)."""
+        return self.run_eval(self._evaluate, loader)
+
+
+def format_autoregressive(result: dict, parameters: int | None = None) -> str:
+    """``nll=91.7512 bits_per_dim=0.1688``: the last line of ``nabla train`` and ``nabla eval`` on an
+    autoregressive model (``parameters=58,177`` appended when given)."""
+    parts = [f"{k}={result[k]:.4f}" for k in REPORTED if k in result]
+    if parameters is not None:
+        parts.append(f"parameters={parameters:,}")
+    return " ".join(parts)
