@@ -99,3 +99,4 @@ from . import mnist_epoch  # noqa: E402,F401
 from . import detection_ops  # noqa: E402,F401  (issue 13: nms, roi_align, roi_pool)
 from . import detection_steps  # noqa: E402,F401  (issue 13: yolo and faster-rcnn training steps)
 from . import segmentation_steps  # noqa: E402,F401  (issue 14: unet and segnet training steps)
+from . import generative_steps  # noqa: E402,F401  (issue 15: vae, dcgan and pixelcnn training steps)
