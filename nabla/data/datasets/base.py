@@ -95,12 +95,17 @@ class ImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self._labels)
 
+    def pixels(self, idx: np.ndarray) -> np.ndarray:
+        """The images at ``idx`` as float32 (B, 1, H, W) in [0, 1], before ``transform`` (a binarized view
+        overrides this)."""
+        x = take_rows(self._images, idx).astype(np.float32)
+        x *= np.float32(1 / self.max_value)
+        return x[:, None]
+
     def get_batch(self, indices) -> tuple:
         """Images float32 (B, 1, H, W) in [0, 1] (then ``transform``) and labels int64 (B,)."""
         idx = _index_array(indices)
-        x = take_rows(self._images, idx).astype(np.float32)
-        x *= np.float32(1 / self.max_value)
-        x = x[:, None]
+        x = self.pixels(idx)
         if self.transform is not None:
             x = self.transform(x)
             x = x.data if isinstance(x, Tensor) else np.asarray(x)

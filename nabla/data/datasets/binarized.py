@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...autograd.tensor import Tensor
 from ..dataset import _index_array, _normalize_batch_indices, take_rows
 from .mnist import MNIST, MNIST5k, FashionMNIST
 
@@ -132,18 +131,9 @@ class _Binarized:
             return take_rows(self._fixed, idx)
         return binarize(take_rows(self._images, idx), self.seed, self.epoch, idx)
 
-    def get_batch(self, indices) -> tuple:
-        """Images float32 (B, 1, H, W) of exactly 0.0 / 1.0 (then ``transform``) and labels int64 (B,)."""
-        idx = _normalize_batch_indices(_index_array(indices), len(self), type(self).__name__)
-        x = self.bits(idx).astype(np.float32)[:, None]
-        if self.transform is not None:
-            x = self.transform(x)
-            x = x.data if isinstance(x, Tensor) else np.asarray(x)
-        y = self._labels[idx]
-        if self.target_transform is not None:
-            y = self.target_transform(y)
-            y = y.data if isinstance(y, Tensor) else np.asarray(y)
-        return x, y
+    def pixels(self, idx) -> np.ndarray:
+        """Images float32 (B, 1, H, W) of exactly 0.0 / 1.0 (``get_batch`` then applies ``transform``)."""
+        return self.bits(idx).astype(np.float32)[:, None]
 
     def __repr__(self) -> str:
         draw = f"seed={self.seed}, epoch={self.epoch}" if self._fixed is None else \
