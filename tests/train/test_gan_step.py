@@ -153,6 +153,9 @@ def test_evaluate_reports_losses_and_scores_fixed_seed_samples():
     step.evaluate(val)
     assert not np.array_equal(seen[2], seen[0])           # the model changed, the noise did not
     assert GANStep(model, step.d_optimizer, step.g_optimizer).evaluate(None) == {}
+    evaluator = GANStep(model, None, None)                # nabla eval's step: no optimizers
+    assert evaluator.optimizers() == [] and evaluator.state_dict()["optimizers"] == {}
+    evaluator.load_state_dict(step.state_dict())
 
 
 def test_trainer_runs_the_step_and_logs_both_losses_and_val_fid(tmp_path):

@@ -164,15 +164,20 @@ class GANStep(Step):
         return result
 
     # ------------------------------------------------------------------ state
+    def _named_optimizers(self) -> dict:
+        return {k: o for k, o in (("discriminator", self.d_optimizer), ("generator", self.g_optimizer))
+                if o is not None}
+
     def state_dict(self) -> dict:
+        """``{"model", "optimizers": {"discriminator", "generator"}, "noise_rng"}`` (an evaluation-only step,
+        built with no optimizers, has none to save)."""
         return {"model": self.model.state_dict(),
-                "optimizers": {"discriminator": self.d_optimizer.state_dict(),
-                               "generator": self.g_optimizer.state_dict()},
+                "optimizers": {k: o.state_dict() for k, o in self._named_optimizers().items()},
                 "noise_rng": self.rng.bit_generator.state}
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
-        self.d_optimizer.load_state_dict(state["optimizers"]["discriminator"])
-        self.g_optimizer.load_state_dict(state["optimizers"]["generator"])
+        for k, o in self._named_optimizers().items():
+            o.load_state_dict(state["optimizers"][k])
         if "noise_rng" in state:
             self.rng.bit_generator.state = state["noise_rng"]
