@@ -373,6 +373,9 @@ class BCEWithLogits(Function):
         x, y = self.inputs[0], self.inputs[1]
         pw = self.inputs[2] if len(self.inputs) == 3 else None
         needs = self.needs_input_grad
+        if pw is None:   # the common case, short: dx = g (sigmoid(x) - y), dy = -g x
+            from .activation import Sigmoid
+            return (g * (Sigmoid.apply(x) - y) if needs[0] else None), (g * -x if needs[1] else None)
         # sigmoid(-x) and softplus(-x) from exp(-|x|), which never overflows
         e = exp(-abs_(x))
         neg = (x.data < 0)
