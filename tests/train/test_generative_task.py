@@ -121,3 +121,20 @@ def test_sampling_helpers(tmp_path):
     assert free_name(str(tmp_path)).endswith("samples-2.png")
     assert figures_line({"fid": 12.3456, "coverage": 9}) == "fid=12.3456 coverage=9"
     assert len(first(list(range(10)), 3)) == 3 and len(first(list(range(10)), None)) == 10
+
+
+def test_a_conditional_gan_draws_the_class_asked_for(tmp_path):
+    _train(tmp_path, "dcgan", "mnist-5k", {"conditional": "true", "width": "8", "latent": "8"}, steps=1, limit=50)
+    model, config, _ = runs.rebuild_from_checkpoint(tmp_path / "dcgan" / "last.safetensors")
+    assert model.conditional
+    said = []
+    with pytest.raises(ValueError, match="--label 10: the model knows classes 0-9"):
+        sample_command(model, config, {"label": 10}, said.append)
+    pytest.importorskip("PIL", reason="sample grids need Pillow (nabla[vision])")
+    out = sample_command(model, config, {"label": 3, "num_samples": 16, "out": str(tmp_path / "threes.png")},
+                         said.append)
+    assert os.path.exists(out["out"]) and said[-1].startswith("16 samples of class 3")
+    with pytest.raises(ValueError, match="cannot complete an image"):
+        sample_command(model, config, {"inpaint": "test:0"}, said.append)
+    with pytest.raises(ValueError, match="no latent space"):
+        sample_command(model, config, {"interpolate": True}, said.append)
