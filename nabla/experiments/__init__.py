@@ -20,3 +20,6 @@ from . import feature_maps  # noqa: F401
 from . import detectors  # noqa: F401
 from . import segmenters  # noqa: F401
 from . import generative  # noqa: F401
+from . import gd_convex  # noqa: F401
+from . import linear_stack  # noqa: F401
+from . import autodiff_cost  # noqa: F401
