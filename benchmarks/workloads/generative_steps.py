@@ -446,20 +446,25 @@ def _lr(model: str) -> float:
     return float(get_model_entry(model).training["lr"])
 
 
+def _vae_config() -> dict:
+    """One batch and one set of initial weights for the VAE step and its NumPy floor."""
+    return _write_config("vae_train_b128", "vae", VAE_BATCH, "binarized", lr=_lr("vae"))
+
+
 register(Workload(
     "vae_train_b128", goal=1.2, source="issue 15",
     description="VAE 784-400-20 (Bernoulli decoder) training step, batch 128 of binarized-mnist, fixed eps: "
                 "summed BCE-with-logits + analytic KL, mean over images; backward; Adam 1e-3 (or nabla within "
                 "1.10x of the plain-NumPy step: python -m benchmarks.numpy_floor vae_train_b128)",
     nabla=_vae_nabla, torch=_vae_torch, smoke={"smoke_batch": 8},
-    config=lambda: _write_config("vae_train_b128", "vae", VAE_BATCH, "binarized", lr=_lr("vae"))))
+    config=_vae_config))
 
 register(Workload(
     "vae_train_b128_numpy_floor", goal=1.2, source="issue 15, reference",
     description="the vae_train_b128 step written by hand in plain NumPy (float32; gradients derived on paper, "
                 "Adam) against PyTorch's vae_train_b128: the floor for any NumPy framework",
     nabla=_vae_floor, torch=_vae_torch, smoke={"smoke_batch": 8},
-    config=lambda: _write_config("vae_train_b128", "vae", VAE_BATCH, "binarized", lr=_lr("vae"))))
+    config=_vae_config))
 
 register(Workload(
     "dcgan_train_b64", goal=2.5, source="issue 15",

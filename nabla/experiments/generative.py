@@ -15,8 +15,8 @@ scored with the shipped reference classifier against the 10,000 MNIST test image
 real-versus-real floor at the same N beside it), class coverage (classes with at least 5 % of the samples),
 KL(class shares || uniform) and the inception score; sharpness (mean gradient magnitude, against the real
 images'); likelihood where the model has one (VAE: -ELBO and the IWAE estimate with ``IWAE_K`` samples, both on the
-first ``IWAE_IMAGES`` test images; PixelCNN: exact NLL on ``NLL_IMAGES`` test images); seconds to draw 64 samples.  The GAN
-also records its validation FID at every ``GAN_EVAL_EVERY`` steps (FID over the last evaluations: does it
+first ``IWAE_IMAGES`` test images; PixelCNN: exact NLL on ``NLL_IMAGES`` test images); seconds to draw 64
+samples.  The GAN also records its validation FID at every ``GAN_EVAL_EVERY`` steps (FID over the last evaluations: does it
 settle?) and its two losses per step (the oscillation figure).  A linear probe (softmax regression) on the
 first VAE's latent means of ``PROBE_TRAIN`` training digits, tested on the 10,000 test digits, against the same
 probe on a random 20-dimensional projection of the pixels.  Quick: small widths,

@@ -23,6 +23,7 @@ Three tasks, one per family (a registry entry's ``task``): ``"vae"`` (``VAEStep`
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 
 import numpy as np
 
@@ -115,7 +116,7 @@ def figures_line(result: dict) -> str:
     return " ".join(parts)
 
 
-class GenerativeTask(Task):
+class GenerativeTask(Task, ABC):
     """What the three families share; a subclass names the step and the figures of the report."""
 
     def load(self, dataset, settings, download, config=None):
@@ -146,13 +147,14 @@ class GenerativeTask(Task):
         step = self.step_for(model, optimizer, data, settings)
         return step, loader, DataLoader(val_set, batch_size=EVAL_BATCH)
 
-    def step_for(self, model, optimizer, data, settings):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def step_for(self, model, optimizer, data, settings):
+        """The family's step; ``optimizer``, ``data`` and ``settings`` are None for ``nabla eval``."""
 
     def final_report(self, trainer, data, settings, run, echo):
         test = data.extra["test"]
-        echo(f"test set: {len(first(test, run.get('eval_limit'))):,} images of {run['dataset']} (last weights; training time "
-             f"{run['elapsed']:.1f} s)")
+        echo(f"test set: {len(first(test, run.get('eval_limit'))):,} images of {run['dataset']} (last weights; "
+             f"training time {run['elapsed']:.1f} s)")
         result = self.report(trainer.step, trainer.model, test, run["dataset"], run, echo)
         if run.get("folder"):
             self.write_grid(trainer.model, os.path.join(run["folder"], "samples.png"), echo)
@@ -172,8 +174,9 @@ class GenerativeTask(Task):
         step = self.step_for(model, None, None, None)
         return self.report(step, model, test, options["dataset"], options, echo)
 
-    def report(self, step, model, test, dataset, options, echo) -> dict:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def report(self, step, model, test, dataset, options, echo) -> dict:
+        """The family's figures on the test split (echoed, the last line ``figures_line``) as a dict."""
 
     @staticmethod
     def sample_scores(model, dataset: str, with_floor: bool, echo, download: bool = True, n: int | None = None) -> dict:
@@ -244,8 +247,8 @@ class GANTask(GenerativeTask):
     def report(self, step, model, test, dataset, options, echo):
         result = step.run_eval(self.sample_scores, model, dataset, True, echo, options.get("download", True),
                                options.get("eval_limit"))
-        echo(f"classifier FID {result['fid']:.2f} of {result['scored_samples']:,} samples against the {len(test):,} test "
-             f"images (real-versus-real floor {result['fid_floor']:.2f}); {result['coverage']} of "
+        echo(f"classifier FID {result['fid']:.2f} of {result['scored_samples']:,} samples against the {len(test):,} "
+             f"test images (real-versus-real floor {result['fid_floor']:.2f}); {result['coverage']} of "
              f"{model.num_classes} classes hold at least 5% of the samples")
         echo(figures_line(result))
         return result
