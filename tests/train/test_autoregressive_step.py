@@ -7,7 +7,8 @@ import pytest
 
 import nabla as nb
 from nabla.models.pixelcnn import PixelCNN
-from nabla.train.steps import AutoregressiveStep, format_autoregressive
+from nabla.train.steps import AutoregressiveStep
+from nabla.train.tasks.generative import figures_line
 from nabla.train.steps.autoregressive import bits_per_dim
 
 
@@ -74,6 +75,5 @@ def test_state_round_trip_and_the_report_line():
     other.load_state_dict(step.state_dict())
     images = _stripes(4, seed=2)[0]
     np.testing.assert_array_equal(other.model.nll(images).data, step.model.nll(images).data)
-    assert format_autoregressive({"nll": 91.75123, "bits_per_dim": 0.16879}, 58177) == \
-        "nll=91.7512 bits_per_dim=0.1688 parameters=58,177"
+    assert figures_line({"nll": 91.75123, "bits_per_dim": 0.16879}) == "nll=91.7512 bits_per_dim=0.1688"
     assert bits_per_dim(784 * math.log(2), (1, 28, 28)) == pytest.approx(1.0)

@@ -7,7 +7,8 @@ import nabla as nb
 from nabla.data import DataLoader, TensorDataset
 from nabla.models import VAE, build_model
 from nabla.train import Trainer
-from nabla.train.steps import VAEStep, format_vae
+from nabla.train.steps import VAEStep
+from nabla.train.tasks.generative import figures_line
 
 
 def _data(n=256, seed=0):
@@ -70,6 +71,6 @@ def test_a_trainer_drives_it():
     assert clone.evaluate(valid) == step.evaluate(valid)
 
 
-def test_format_vae():
-    line = format_vae({"neg_elbo": 99.123, "rec": 73.4, "kl": 25.72, "iwae_nll": 94.31}, k=1000)
-    assert line == "neg_elbo=99.12 rec=73.40 kl=25.72 iwae_nll=94.31 (k=1000)"
+def test_the_vae_figures_line():
+    line = figures_line({"neg_elbo": 99.123, "rec": 73.4, "kl": 25.72, "iwae_nll": 94.31})
+    assert line == "neg_elbo=99.1230 rec=73.4000 kl=25.7200 iwae_nll=94.3100"

@@ -5,6 +5,6 @@ from .language_model import LanguageModelStep  # noqa: F401
 from .seq2seq import Seq2SeqStep  # noqa: F401
 from .detection import DetectionStep, SceneBatches  # noqa: F401
 from .segmentation import SegmentationStep  # noqa: F401
-from .vae import VAEStep, format_vae  # noqa: F401
+from .vae import VAEStep  # noqa: F401
 from .gan import GANStep  # noqa: F401
-from .autoregressive import AutoregressiveStep, format_autoregressive  # noqa: F401
+from .autoregressive import AutoregressiveStep  # noqa: F401

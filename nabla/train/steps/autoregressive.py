@@ -25,9 +25,6 @@ import numpy as np
 from ...autograd.tensor import Tensor, from_numpy
 from .base import Step
 
-# the figures of the last line of ``nabla train`` / ``nabla eval`` on an autoregressive model, in this order
-REPORTED = ("nll", "bits_per_dim")
-
 
 def _images(batch) -> Tensor:
     x = batch[0] if isinstance(batch, (tuple, list)) else batch
@@ -70,12 +67,3 @@ class AutoregressiveStep(Step):
     def evaluate(self, loader) -> dict:
         """The figures of the module docstring over all of ``loader`` (eval mode, no graph)."""
         return self.run_eval(self._evaluate, loader)
-
-
-def format_autoregressive(result: dict, parameters: int | None = None) -> str:
-    """``nll=91.7512 bits_per_dim=0.1688``: the last line of ``nabla train`` and ``nabla eval`` on an
-    autoregressive model (``parameters=58,177`` appended when given)."""
-    parts = [f"{k}={result[k]:.4f}" for k in REPORTED if k in result]
-    if parameters is not None:
-        parts.append(f"parameters={parameters:,}")
-    return " ".join(parts)

@@ -20,9 +20,6 @@ from ...autograd.tensor import Tensor, from_numpy
 from ...models.vae import elbo_terms
 from .base import Step
 
-# the figures of the last line of ``nabla train`` / ``nabla eval`` on a VAE, in this order
-REPORTED = ("neg_elbo", "rec", "kl", "iwae_nll")
-
 
 def _images(batch) -> Tensor:
     x = batch[0] if isinstance(batch, (tuple, list)) else batch
@@ -67,12 +64,3 @@ class VAEStep(Step):
     def evaluate(self, loader) -> dict:
         """The figures of the module docstring over all of ``loader`` (eval mode, no graph)."""
         return self.run_eval(self._evaluate, loader)
-
-
-def format_vae(result: dict, k: int | None = None) -> str:
-    """``neg_elbo=99.12 rec=73.40 kl=25.72 iwae_nll=94.31 (k=1000)``: the VAE's figures for the last line of
-    ``nabla train`` / ``nabla eval`` (``k``: the IWAE sample count, shown after ``iwae_nll``)."""
-    parts = [f"{key}={result[key]:.2f}" for key in REPORTED if key in result]
-    if "iwae_nll" in result and k is not None:
-        parts.append(f"(k={k})")
-    return " ".join(parts)
