@@ -111,9 +111,9 @@ def _likelihood(name, model, trainer, data, quick) -> dict:
     if name == "vae":
         from ..models.vae import iwae_nll
         n = min(IWAE_IMAGES if not quick else 100, len(test))
-        images = test.get_batch(np.arange(n))[0]
-        elbo = trainer.step.evaluate([test.get_batch(np.arange(n))])     # the same images as the bound
-        bound = trainer.step.run_eval(lambda: iwae_nll(model, images, k=IWAE_K if not quick else 20,
+        batch = test.get_batch(np.arange(n))
+        elbo = trainer.step.evaluate([batch])     # the same images as the bound
+        bound = trainer.step.run_eval(lambda: iwae_nll(model, batch[0], k=IWAE_K if not quick else 20,
                                                        generator=np.random.default_rng(0)))
         return {"neg_elbo": elbo["neg_elbo"], "iwae_nll": float(np.mean(bound))}
     if name == "pixelcnn":
