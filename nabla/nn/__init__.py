@@ -10,6 +10,7 @@ from .activation import (Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU, Softplus, Si
                          LogSoftmax)
 from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d  # noqa: F401
 from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm  # noqa: F401
+from .sync_batchnorm import SyncBatchNorm  # noqa: F401
 from .embedding import Embedding  # noqa: F401
 from .flatten import Flatten, Unflatten  # noqa: F401
 from .loss import (MSELoss, L1Loss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCELoss,  # noqa: F401
