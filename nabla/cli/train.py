@@ -9,6 +9,8 @@ SETTING_FLAGS = {
     "optimizer": (str, "sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw (default: the model's)"),
     "lr": (float, "learning rate (default: the model's, else the optimizer's)"),
     "weight-decay": (float, "L2 weight decay"),
+    "l1": (float, "L1 penalty lambda: lambda * sign(w) added to each weight's gradient (matrices and kernels; "
+                  "biases and norm parameters are not penalised)"),
     "scheduler": (str, "cosine, step, none or warmup-cosine (default: the model's task's)"),
     "seed": (int, "random seed (default 0)"),
     "patience": (int, "early-stopping patience in evaluations (0: off)"),

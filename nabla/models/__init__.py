@@ -25,3 +25,4 @@ from .rcnn import RCNN  # noqa: F401
 from .pixelcnn import PixelCNN  # noqa: F401
 from .vae import VAE, ConvVAE, VariationalAutoencoder, gaussian_kl, bernoulli_nll, elbo_terms, iwae_nll  # noqa: F401
 from .gan import GAN  # noqa: F401
+from .forecaster import RNNForecaster  # noqa: F401

@@ -46,3 +46,15 @@ class MLP(nn.Module):
                 batch_norm=False)
 def _mlp(in_shape, num_classes, **options):
     return MLP(math.prod(in_shape), num_classes, **options)
+
+
+# the notes' MLP regression example: one hidden layer of 10 ReLU units, Adam, mean squared error
+MLP_REGRESSOR_TRAINING = {"optimizer": "adam", "lr": 0.01, "batch_size": 32, "epochs": 100}
+
+
+@register_model("mlp-regressor", "the notes' regression MLP: x -> 10 ReLU units -> y (Adam, MSE)", task="regression",
+                default_dataset="linear", training=MLP_REGRESSOR_TRAINING, depth=1, width=10,
+                activation=Option("relu", choices=tuple(ACTIVATIONS)))
+def _mlp_regressor(in_shape, num_classes, **options):
+    # one output whatever num_classes says: a regression set has no classes (y is one number per sample)
+    return MLP(math.prod(in_shape), 1, **options)

@@ -25,6 +25,7 @@ from . import settings as S
 from .callbacks import CSVLogger, EarlyStopping, JSONLogger, ModelCheckpoint, ProgressLine, write_json
 from .checkpoint import CheckpointError, load_checkpoint
 from .tasks import check_dataset, get_task
+from .tasks.base import task_for
 from .trainer import Trainer
 
 RUN_FILES = ("last.safetensors", "best.safetensors", "history.json", "history.csv")
@@ -203,10 +204,12 @@ def _resolve_settings(entry, request: Request, recorded: dict) -> dict:
         raise RunError(str(e)) from None
 
 
-def run_config(entry, dataset, options, settings, data, optimizer) -> dict:
-    """What a checkpoint records: enough to rebuild the model, its data, and to continue the run."""
+def run_config(entry, dataset, options, settings, data, optimizer, task: str | None = None) -> dict:
+    """What a checkpoint records: enough to rebuild the model, its data, and to continue the run; ``task``: the
+    run's task where the data set's differs from the model's (an image classifier on a binary set)."""
     settings = dict(settings, lr=optimizer.param_groups[0]["lr"])  # the rate actually used
-    return {"model": entry.name, "task": entry.task, "options": {**entry.options, **options}, "dataset": dataset,
+    return {"model": entry.name, "task": task or entry.task, "options": {**entry.options, **options},
+            "dataset": dataset,
             "in_shape": list(data.in_shape), "num_classes": int(data.num_classes), **data.config,
             "settings": settings,
             # the flat keys older readers look for
@@ -249,7 +252,7 @@ def prepare(request: Request, echo=print) -> Run:
     settings = _resolve_settings(entry, request, recorded)
     for option, setting in entry.options_from_settings.items():
         options.setdefault(option, settings[setting])
-    task = get_task(entry.task)
+    task = task_for(entry, dataset)  # the model's own, or the binary task for a classifier on a binary set
     folder = choose_folder(request, entry.name, dataset)
     try:
         return _build(request, entry, dataset, options, settings, task, folder, state, config, echo)
@@ -286,8 +289,8 @@ def _build(request, entry, dataset, options, settings, task, folder, state, conf
         callbacks.append(EarlyStopping(step.monitor[0], patience=settings["patience"], mode=step.monitor[1]))
     trainer = Trainer(step, scheduler=scheduler, schedule_interval=interval, callbacks=callbacks,
                       progress=request.progress, clip_grad_norm=settings["clip"] or None,
-                      config=run_config(entry, dataset, options, settings, data, optimizer),
-                      clock=settings["budget_clock"])
+                      config=run_config(entry, dataset, options, settings, data, optimizer, task.name),
+                      clock=settings["budget_clock"], l1=settings["l1"])
     if state is not None:
         if os.path.basename(request.resume) != "last.safetensors":
             echo(f"note: resuming from {request.resume}, not last.safetensors: the run continues from the state this "
@@ -370,12 +373,24 @@ def _checkpoint_task(config):
     return get_task(config.get("task") or get_model_entry(config["model"]).task)
 
 
+def _eval_dataset(config, task, dataset: str) -> str:
+    """The registered name of ``dataset`` if the checkpoint's task scores on it (a classifier trained on a binary
+    set is not scored on the ten digits, nor one of the ten digits on a binary set); else a one-line ValueError."""
+    entry = get_model_entry(config["model"])
+    name = check_dataset(entry, dataset)
+    fits = task_for(entry, name).name
+    if fits != task.name:
+        raise ValueError(f"{config['model']} was trained for the {task.name} task on {config['dataset']}; {name} is a "
+                         f"{fits} data set: evaluate it on a data set of its task")
+    return name
+
+
 def evaluate(path, dataset: str | None = None, download: bool = True, eval_limit: int | None = None,
              beam_size: int = 1, echo=print, iwae_k: int | None = None) -> dict:
     """``nabla eval``: the checkpoint's model on a data set's test split (default: the one it trained on)."""
     model, config, state = rebuild_from_checkpoint(path)
     task = _checkpoint_task(config)
-    name = check_dataset(get_model_entry(config["model"]), dataset) if dataset else config["dataset"]
+    name = _eval_dataset(config, task, dataset) if dataset else config["dataset"]
     options = {"checkpoint": os.fspath(path), "dataset": name, "download": download, "eval_limit": eval_limit,
                "beam_size": beam_size, "iwae_k": iwae_k, "epoch": state.get("epoch"),
                "step": state.get("global_step", state.get("step"))}

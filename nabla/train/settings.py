@@ -38,6 +38,9 @@ SETTINGS = {
     "betas": Setting(tuple, None, "Adam's (beta1, beta2)"),
     "momentum": Setting(float, None, "SGD momentum (default: the optimizer's)", non_negative=True),
     "weight_decay": Setting(float, 0.0, "L2 weight decay", non_negative=True),
+    "l1": Setting(float, 0.0, "L1 penalty lambda: lambda * sign(w) added to the gradient of each weight tensor of "
+                              "2+ dimensions (biases and norm parameters are not penalised; 0: off)",
+                  non_negative=True),
     "batch_size": Setting(int, 128, "samples per step", positive=True),
     "epochs": Setting(float, 10, "passes over the training data", positive=True),
     "max_steps": Setting(int, None, "stop after this many optimizer steps", positive=True),

@@ -24,12 +24,31 @@ import time
 import numpy as np
 
 from .. import backend
+from ..autograd.tensor import from_numpy
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .schedules import BudgetSchedule
 from .steps.base import Step
 from .steps.classification import ClassificationStep, main_output  # noqa: F401  (re-exported)
 
 _CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def l1_weights(parameters) -> list:
+    """The parameters the L1 penalty counts: weight matrices and kernels (2+ dimensions: Linear, Conv, Embedding,
+    attention projections).  Biases and norm scales and shifts (1 dimension) are left out, as the notes' penalty
+    lambda sum_j |w_j| runs over the weights and as PyTorch users leave them out of weight decay."""
+    return [p for p in parameters if p.ndim >= 2]
+
+
+def add_l1_subgradient_(parameters, strength: float) -> None:
+    """grad <- grad + strength * sign(w) for each of ``l1_weights(parameters)`` that has a gradient: the gradient of
+    strength * nn.l1_penalty(weights) (sign(0) = 0), added to the gradients instead of to the loss, so that it works
+    for every step unchanged, a two-optimizer GAN step included (each optimizer's weights get it before their step).
+    The gradient array is replaced, not written through (the engine may share one array between tensors)."""
+    for p in l1_weights(parameters):
+        if p.grad is not None:
+            g = p.grad.data
+            p.grad = from_numpy(g + np.sign(p.data).astype(g.dtype) * g.dtype.type(strength))
 
 
 class TrainingDiverged(RuntimeError):
@@ -51,24 +70,27 @@ class Trainer:
     once per epoch (``schedule_interval="epoch"``) or per optimizer step ("step"), or a
     ``BudgetSchedule`` (set before every step from the share of the budget spent).  ``config``: a
     JSON-able description stored in every checkpoint (``nabla eval`` rebuilds the model from it).
-    ``clock``: what ``time_budget`` counts, "wall" seconds or this process's "cpu" seconds."""
+    ``clock``: what ``time_budget`` counts, "wall" seconds or this process's "cpu" seconds.  ``l1``: the L1
+    penalty's lambda, added to the weights' gradients before each optimizer step (``add_l1_subgradient_``)."""
 
     def __init__(self, step, loss_fn=None, optimizer=None, scheduler=None, metrics=("accuracy",), callbacks=(),
                  progress: bool = True, config: dict | None = None, clip_grad_norm: float | None = None,
-                 schedule_interval: str = "epoch", log=None, clock: str = "wall"):
+                 schedule_interval: str = "epoch", log=None, clock: str = "wall", l1: float = 0.0):
         if not isinstance(step, Step):  # the classic form: Trainer(model, loss_fn, optimizer)
             step = ClassificationStep(step, optimizer, loss_fn, metrics)
         if schedule_interval not in ("epoch", "step"):
             raise ValueError(f"Trainer: schedule_interval must be 'epoch' or 'step', got {schedule_interval!r}")
         if clock not in _CLOCKS:
             raise ValueError(f"Trainer: clock must be 'wall' or 'cpu', got {clock!r}")
+        if not (math.isfinite(l1) and l1 >= 0):
+            raise ValueError(f"Trainer: l1 must be a finite number >= 0, got {l1}")
         self.step, step.trainer = step, self
         self.scheduler, self.schedule_interval = scheduler, schedule_interval
         self.callbacks = list(callbacks)
         if log is not None:
             from .callbacks import ProgressLine
             self.callbacks.append(ProgressLine(log))
-        self.progress, self.config, self.clip_grad_norm = progress, dict(config or {}), clip_grad_norm
+        self.progress, self.config, self.clip_grad_norm, self.l1 = progress, dict(config or {}), clip_grad_norm, l1
         self.clock = _CLOCKS[clock]
         self.history: dict[str, list] = {}
         self.step_history: dict[str, list] = {}
@@ -99,7 +121,11 @@ class Trainer:
 
     # ------------------------------------------------------------------ hooks the step calls
     def before_optimizer_step(self, parameters) -> None:
-        """Between backward and each ``optimizer.step()``: callbacks see the gradients, then clipping."""
+        """Between backward and each ``optimizer.step()``: the L1 penalty's gradient is added (so callbacks and
+        clipping see the whole objective's gradient, as if the penalty were in the loss), callbacks see the
+        gradients, then clipping."""
+        if self.l1:
+            add_l1_subgradient_(parameters, self.l1)
         for cb in self.callbacks:
             hook = getattr(cb, "on_before_optimizer_step", None)
             if hook is not None:

@@ -16,13 +16,15 @@ from .digits import Digits
 from .idx import CorruptFileError, read_idx, write_idx
 from .mnist import MNIST, MNIST5k, FashionMNIST
 from .scenes import MNISTScenes, MNISTScenesHard, detection_collate
-from .synthetic import LinearData
+from .synthetic import LinearData, SineData
+from .binary import OddEvenMNIST, OddEvenMNIST5k
+from .series import CO2, SineSeries, Sunspots
 
 __all__ = ["MNIST", "FashionMNIST", "MNIST5k", "BinarizedMNIST", "BinarizedFashionMNIST", "BinarizedMNIST5k", "Digits", "LinearData",
            "ImageDataset", "REGISTRY", "register",
            "get_dataset", "list_datasets", "dataset_names", "data_root", "read_idx", "write_idx",
            "ChecksumError", "CorruptFileError", "DatasetNotFoundError", "FetchError", "get_dataset_class",
-           "datasets_for_task", "MNISTScenes", "MNISTScenesHard", "detection_collate", "CocoDetection",
+           "datasets_for_task", "Sunspots", "CO2", "SineSeries", "SineData", "OddEvenMNIST", "OddEvenMNIST5k", "MNISTScenes", "MNISTScenesHard", "detection_collate", "CocoDetection",
            "CocoFormatError", "folder_name"]
 
 # name -> class; later issues register more (CIFAR-like sets, text corpora)
@@ -48,6 +50,12 @@ register(Digits, "optdigits")
 register(LinearData)
 register(MNISTScenes, "mnist_scenes", "mnistscenes")
 register(MNISTScenesHard, "mnist_scenes_hard", "mnistsceneshard")
+register(SineData)
+register(OddEvenMNIST, "mnist_odd_even")
+register(OddEvenMNIST5k, "mnist_5k_odd_even")
+register(Sunspots)
+register(CO2, "mauna-loa-co2")
+register(SineSeries)
 
 
 def dataset_names() -> list:

@@ -8,3 +8,5 @@ from .segmentation import SegmentationStep  # noqa: F401
 from .vae import VAEStep  # noqa: F401
 from .gan import GANStep  # noqa: F401
 from .autoregressive import AutoregressiveStep  # noqa: F401
+from .binary import BinaryStep  # noqa: F401
+from .forecasting import ForecastStep  # noqa: F401

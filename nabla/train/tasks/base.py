@@ -26,9 +26,11 @@ class RunData:
 
 
 class Task:
-    """Base of the tasks; ``name`` is what registry entries say."""
+    """Base of the tasks; ``name`` is what registry entries say.  ``model_tasks``: the tasks of other models
+    this one also trains, on its own data sets (the binary task trains the image classifiers with one logit)."""
 
     name = ""
+    model_tasks: tuple = ()
 
     def load(self, dataset: str, settings: dict, download: bool, config: dict | None = None) -> RunData:
         raise NotImplementedError(f"{type(self).__name__}.load is abstract")  # pragma: no cover
@@ -63,16 +65,33 @@ def task_names() -> list:
     return list(_TASKS)
 
 
-def check_dataset(entry, dataset: str) -> str:
-    """The data set's registered name, if a model of this entry's task can train on it; else a one-line
-    ValueError naming the model, its task and the data sets that fit."""
+def _task_name(entry, dataset: str) -> tuple:
+    """``(data set class, name of the task that trains entry's model on it)``; see ``task_for``."""
     from ...data.datasets import datasets_for_task, get_dataset_class
     try:
         cls = get_dataset_class(dataset)
     except ValueError as e:
         raise ValueError(str(e)) from None
-    if entry.task not in getattr(cls, "tasks", (getattr(cls, "task", None),)):
-        fits = ", ".join(datasets_for_task(entry.task)) or "none yet"
-        raise ValueError(f"model {entry.name!r} ({entry.task}) does not fit data set {cls.name!r} "
-                         f"({getattr(cls, 'task', '?')}); data sets for {entry.task}: {fits}")
-    return cls.name
+    tasks = tuple(getattr(cls, "tasks", (getattr(cls, "task", None),)))
+    if entry.task in tasks:
+        return cls, entry.task
+    for name in tasks:
+        if name in _TASKS and entry.task in _TASKS[name].model_tasks:
+            return cls, name
+    serving = [entry.task] + [t.name for t in _TASKS.values() if entry.task in t.model_tasks]
+    fits = ", ".join(n for t in serving for n in datasets_for_task(t)) or "none yet"
+    raise ValueError(f"model {entry.name!r} ({entry.task}) does not fit data set {cls.name!r} "
+                     f"({getattr(cls, 'task', '?')}); data sets for {entry.task}: {fits}")
+
+
+def task_for(entry, dataset: str) -> Task:
+    """The task a model of ``entry`` trains with on ``dataset``: its own where the data set lists it, else a
+    task the data set lists that also trains models of the entry's task (``Task.model_tasks``: a binary data
+    set trains an image classifier with the binary task).  A one-line ValueError when neither fits."""
+    return get_task(_task_name(entry, dataset)[1])
+
+
+def check_dataset(entry, dataset: str) -> str:
+    """The data set's registered name, if a model of this entry's task can train on it (``task_for``); else a
+    one-line ValueError naming the model, its task and the data sets that fit."""
+    return _task_name(entry, dataset)[0].name

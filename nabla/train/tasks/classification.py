@@ -15,6 +15,7 @@ from .base import RunData, Task, register_task
 
 VAL_FRACTION = 0.1
 EVAL_BATCH = 1000
+MAX_PRINTED_PARAMETERS = 10  # a regression model with no more numbers than this has them printed after training
 
 
 def standardizer(train) -> tuple:
@@ -107,8 +108,10 @@ class RegressionTask(ClassificationTask):
     def final_report(self, trainer, data, settings, run, echo):
         result = trainer.evaluate(DataLoader(data.extra["test"], batch_size=EVAL_BATCH))
         echo(f"test MSE (last weights): {result['loss']:.4f}  (training time {run['elapsed']:.1f} s)")
-        weights = {k: [round(float(v), 4) for v in t.data.ravel()] for k, t in trainer.model.state_dict().items()}
-        echo(f"learned parameters: {weights}")
+        state = trainer.model.state_dict()
+        if sum(t.data.size for t in state.values()) <= MAX_PRINTED_PARAMETERS:  # a line's w and b, not an MLP's
+            weights = {k: [round(float(v), 4) for v in t.data.ravel()] for k, t in state.items()}
+            echo(f"learned parameters: {weights}")
         return result
 
     @staticmethod
