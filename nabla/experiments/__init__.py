@@ -23,3 +23,5 @@ from . import generative  # noqa: F401
 from . import gd_convex  # noqa: F401
 from . import linear_stack  # noqa: F401
 from . import autodiff_cost  # noqa: F401
+from . import batchnorm_rnn  # noqa: F401
+from . import attention_cost  # noqa: F401
