@@ -25,3 +25,5 @@ from . import linear_stack  # noqa: F401
 from . import autodiff_cost  # noqa: F401
 from . import batchnorm_rnn  # noqa: F401
 from . import attention_cost  # noqa: F401
+from . import vgg_depth  # noqa: F401
+from . import aux_heads  # noqa: F401

@@ -18,7 +18,11 @@ non-linearities (section 2.3).  ``vgg16_bn`` etc. put BatchNorm2d between each c
 VGG-small (``vgg_small``, for 28x28 MNIST / Fashion-MNIST): the first three stages of a VGG
 configuration (28 -> 14 -> 7 -> 3 after the pools: a fourth would leave 1x1), channels scaled by
 width/64, a 3x3 adaptive average pool, and hidden full layers of ``hidden`` units.  VGG-small-16 at
-width 32: 32 32 M 64 64 M 128 128 128 M, then 1152 -> 512 -> 512 -> num_classes.
+width 32: 32 32 M 64 64 M 128 128 128 M, then 1152 -> 512 -> 512 -> num_classes.  With ``full_depth``
+it keeps the convolutions of all five stages, so VGG-small-11/13/16/19 have the configuration's 8/10/13/16
+convolutions (11/13/16/19 weight layers with the three full layers); only the first three stages end in a
+max-pool, so stages 4 and 5 run on 3x3 maps: VGG-small-11 at width 16 is
+16 M 32 M 64 64 M 128 128 128 128 (the last four 3x3 on 3x3 maps), then 1152 -> 512 -> 512 -> num_classes.
 """
 from __future__ import annotations
 
@@ -124,23 +128,28 @@ def vgg19_bn(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> VGG:
 
 
 def vgg_small(num_classes: int = 10, in_channels: int = 1, depth: int = 16, width: int = 32,
-              batch_norm: bool = False, hidden: int = 512, dropout: float = 0.5) -> VGG:
+              batch_norm: bool = False, hidden: int = 512, dropout: float = 0.5, full_depth: bool = False) -> VGG:
     """VGG-small for 28x28 input: the first three stages of VGG-``depth`` (11, 13, 16 or 19), channels
-    times width/64, a 3x3 adaptive average pool and ``hidden``-unit full layers."""
+    times width/64, a 3x3 adaptive average pool and ``hidden``-unit full layers; ``full_depth``: all five
+    stages' convolutions, max-pools after the first three only (a 28x28 input halves three times)."""
     if depth not in DEPTHS:
         raise ValueError(f"vgg_small: depth must be one of {sorted(DEPTHS)}, got {depth!r}")
     cfg, pools = [], 0
     for v in CONFIGS[DEPTHS[depth]]:
-        if pools == 3:
-            break
-        pools += v == "M"
-        cfg.append(v if v == "M" else max(1, round(v * width / 64)))
+        if v == "M":
+            pools += 1
+            if pools <= 3:
+                cfg.append(v)
+        elif pools < 3 or full_depth:
+            cfg.append(max(1, round(v * width / 64)))
     return VGG(make_layers(cfg, batch_norm, in_channels), num_classes=num_classes, dropout=dropout,
                pooled=(3, 3), hidden=hidden)
 
 
 @register_model("vgg-small", "VGG for 28x28 input: the first three stages of VGG-depth (3x3 convs, 2x2 "
-                "max-pools), scaled channels (depth, width, batch_norm, hidden, dropout)",
-                default_dataset="fashion-mnist", depth=Option(16, choices=(11, 13, 16, 19)), width=32, batch_norm=False, hidden=512, dropout=0.5)
+                "max-pools), scaled channels; full_depth: all five stages' convolutions, pooled after three "
+                "(depth, width, batch_norm, hidden, dropout, full_depth)",
+                default_dataset="fashion-mnist", depth=Option(16, choices=(11, 13, 16, 19)), width=32, batch_norm=False,
+                hidden=512, dropout=0.5, full_depth=False)
 def _vgg_small(in_shape, num_classes, **options):
     return vgg_small(num_classes=num_classes, in_channels=in_shape[0], **options)
