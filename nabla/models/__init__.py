@@ -26,3 +26,4 @@ from .pixelcnn import PixelCNN  # noqa: F401
 from .vae import VAE, ConvVAE, VariationalAutoencoder, gaussian_kl, bernoulli_nll, elbo_terms, iwae_nll  # noqa: F401
 from .gan import GAN  # noqa: F401
 from .forecaster import RNNForecaster  # noqa: F401
+from .text_classifiers import TextCNN, TextLSTM, TextTransformer  # noqa: F401

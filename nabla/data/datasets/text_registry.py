@@ -8,11 +8,14 @@ is built from the data).  The classes live in ``nabla.data.text``.
 from __future__ import annotations
 
 from ..text import CMUDict, EnglishSpanish, KJV, WEB
+from ..text.verses import KJVBooks, KJVTestament
 from . import register
 
 register(KJV, "bible", "kjv-bible", "king-james", "king_james")
 register(WEB, "world-english-bible", "web-bible")
 register(CMUDict, "cmu", "cmudict-g2p", "g2p")
+register(KJVBooks, "kjv_books", "kjvbooks")
+register(KJVTestament, "kjv_testament", "kjvtestament")
 register(EnglishSpanish, "en-es", "english-spanish", "kjv_rv1909", "verse-pairs")
 
-__all__ = ["KJV", "WEB", "CMUDict", "EnglishSpanish"]
+__all__ = ["KJV", "WEB", "CMUDict", "EnglishSpanish", "KJVBooks", "KJVTestament"]
