@@ -27,3 +27,4 @@ from .vae import VAE, ConvVAE, VariationalAutoencoder, gaussian_kl, bernoulli_nl
 from .gan import GAN  # noqa: F401
 from .forecaster import RNNForecaster  # noqa: F401
 from .text_classifiers import TextCNN, TextLSTM, TextTransformer  # noqa: F401
+from .tagger import BiLSTMTagger  # noqa: F401

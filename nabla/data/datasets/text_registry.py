@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..text import CMUDict, EnglishSpanish, KJV, WEB
 from ..text.verses import KJVBooks, KJVTestament
+from ..text.segmentation import KJVSegment
 from . import register
 
 register(KJV, "bible", "kjv-bible", "king-james", "king_james")
@@ -16,6 +17,7 @@ register(WEB, "world-english-bible", "web-bible")
 register(CMUDict, "cmu", "cmudict-g2p", "g2p")
 register(KJVBooks, "kjv_books", "kjvbooks")
 register(KJVTestament, "kjv_testament", "kjvtestament")
+register(KJVSegment, "kjv_segment", "kjv-segmentation")
 register(EnglishSpanish, "en-es", "english-spanish", "kjv_rv1909", "verse-pairs")
 
-__all__ = ["KJV", "WEB", "CMUDict", "EnglishSpanish", "KJVBooks", "KJVTestament"]
+__all__ = ["KJV", "WEB", "CMUDict", "EnglishSpanish", "KJVBooks", "KJVTestament", "KJVSegment"]

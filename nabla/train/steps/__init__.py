@@ -10,3 +10,4 @@ from .gan import GANStep  # noqa: F401
 from .autoregressive import AutoregressiveStep  # noqa: F401
 from .binary import BinaryStep  # noqa: F401
 from .forecasting import ForecastStep  # noqa: F401
+from .tagging import TaggingStep  # noqa: F401

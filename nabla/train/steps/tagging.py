@@ -1,0 +1,125 @@
+"""Sequence labelling: one tag per token, scored per token with padding left out.
+
+A batch is ``(tokens (B, T), lengths (B,), tags (B, T))`` with ``tags == ignore_index`` (-100) at
+padding; the model maps ``(tokens, lengths)`` to logits (B, T, C).  The loss is the mean cross-entropy
+over the real tokens,
+
+    L = -(1 / #real) sum_{b, t : tags[b, t] != ignore_index} log softmax(logits[b, t])[tags[b, t]]
+
+(``CrossEntropyLoss(ignore_index=-100)``, PyTorch's semantics), and evaluation adds the scores of a word
+segmentation (``nabla.metrics.word_segmentation``: per-character accuracy, precision / recall / F1 of the
+"begins a word" tag, word F1) of the argmax tags.  Batches hold samples of similar length
+(``BucketBatchSampler``: little padding).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import nn
+from ...autograd.tensor import from_numpy
+from ...data.text.pairs import BucketBatchSampler
+from ...metrics.word_segmentation import WordSegmentationScores
+from .base import Step
+
+IGNORE_INDEX = -100
+EVAL_BATCH = 256
+
+
+def batch_tensors(dataset, idx) -> tuple:
+    """``(tokens, lengths, tags)`` tensors of the samples ``idx`` of a tagging data set (``get_batch``)."""
+    return tuple(from_numpy(np.ascontiguousarray(a)) for a in dataset.get_batch(idx))
+
+
+class TagBatches:
+    """An epoch of length-bucketed, shuffled batches of a tagging data set (its ``lengths``); the
+    sampler's generator is the loader's state (exact resume)."""
+
+    def __init__(self, dataset, batch_size: int, seed: int = 0):
+        self.dataset = dataset
+        self.sampler = BucketBatchSampler(dataset.lengths, batch_size, shuffle=True, seed=seed)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self):
+        for idx in self.sampler.index_batches():
+            yield batch_tensors(self.dataset, idx)
+
+    def state_dict(self) -> dict:
+        return {"bit_generator": self.sampler.generator.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler.generator.bit_generator.state = state["bit_generator"]
+
+
+def tagging_loss(loss_fn, logits, tags):
+    """``loss_fn`` on the logits (B, T, C) and tags (B, T) flattened to (B*T, C) and (B*T,)."""
+    return loss_fn(logits.reshape(-1, logits.shape[-1]), tags.reshape(-1))
+
+
+def predict_tags(model, dataset, batch_size: int = EVAL_BATCH, limit: int | None = None) -> tuple:
+    """``(tags, loss_sum, count)``: the argmax tags of (the first ``limit``) samples, flat in sample order
+    (as ``dataset.tags``), and the summed cross-entropy over their real tokens (call in eval mode, without
+    a graph).  Each batch's tags go straight to their place in the flat array (``dataset.offsets``)."""
+    n = len(dataset) if limit is None else min(int(limit), len(dataset))
+    order = np.argsort(dataset.lengths[:n], kind="stable")  # similar lengths: little padding
+    loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX, reduction="sum")
+    out = np.zeros(int(dataset.lengths[:n].sum()), np.int64)
+    total, count = 0.0, 0
+    for a in range(0, n, batch_size):
+        idx = order[a:a + batch_size]
+        tokens, lengths, tags = batch_tensors(dataset, idx)
+        logits = model(tokens, lengths)
+        total += float(tagging_loss(loss_fn, logits, tags).item())
+        count += int(lengths.data.sum())
+        real = tags.data != IGNORE_INDEX
+        where = dataset.offsets[idx][:, None] + np.arange(real.shape[1])
+        out[where[real]] = logits.data.argmax(-1)[real]
+    return out, total, count
+
+
+def score_tags(pred, dataset, n: int | None = None) -> dict:
+    """The segmentation scores of flat predicted tags against the first ``n`` samples' true tags."""
+    n = len(dataset) if n is None else n
+    lengths = dataset.lengths[:n]
+    scores = WordSegmentationScores(IGNORE_INDEX)
+    scores.update(pred, dataset.tags[:int(lengths.sum())], lengths)
+    return scores.compute()
+
+
+def evaluate_tagger(model, dataset, limit: int | None = None, batch_size: int = EVAL_BATCH,
+                    return_tags: bool = False) -> dict:
+    """Mean per-token loss and the segmentation scores on (the first ``limit`` samples of) a data set."""
+    step = Step({"model": model}, {})
+    tags, total, count = step.run_eval(predict_tags, model, dataset, batch_size, limit)
+    n = len(dataset) if limit is None else min(int(limit), len(dataset))
+    res = {"loss": total / max(count, 1), **score_tags(tags, dataset, n)}
+    if return_tags:
+        res["tags"] = tags
+    return res
+
+
+class TaggingStep(Step):
+    """Per-token cross-entropy with padding ignored; ``evaluate(dataset)`` scores the whole split (the
+    checkpoint to keep is the best validation word F1)."""
+
+    monitor = ("val_word_f1", "max")
+    REPORTED = ("loss", "accuracy", "precision", "recall", "f1", "word_f1")
+
+    def __init__(self, model, optimizer, loss_fn=None):
+        super().__init__({"model": model}, {"optimizer": optimizer} if optimizer is not None else {})
+        self.model, self.optimizer = model, optimizer
+        self.loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX)
+
+    def train_step(self, batch) -> dict:
+        tokens, lengths, tags = batch
+        self.optimizer.zero_grad()
+        logits = self.model(tokens, lengths)
+        loss = tagging_loss(self.loss_fn, logits, tags)
+        real = tags.data != IGNORE_INDEX
+        accuracy = float((logits.data.argmax(-1) == tags.data)[real].mean())
+        return {"loss": self.minimize(loss, self.optimizer), "accuracy": accuracy, "batch_size": int(real.sum())}
+
+    def evaluate(self, dataset) -> dict:
+        res = evaluate_tagger(self.model, dataset)
+        return {k: res[k] for k in self.REPORTED}
