@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...autograd.tensor import from_numpy
-from ...data.text.pairs import BucketBatchSampler
 from ..text_metrics import corpus_bleu, error_rate
 from .base import Step
+from .batches import BucketBatches, batch_tensors  # noqa: F401
 
 METRICS = ("per", "wer", "bleu")
 
@@ -23,31 +22,11 @@ def seq2seq_loss(logits, tgt_out, pad: int = 0):
     return cross_entropy(logits, tgt_out.reshape(-1), ignore_index=pad)
 
 
-def batch_tensors(dataset, idx):
-    """``(src, src_len, tgt_in, tgt_out)`` tensors for the pairs ``idx`` of a PairDataset."""
-    return tuple(from_numpy(np.ascontiguousarray(a)) for a in dataset.get_batch(idx))
-
-
-class PairBatches:
-    """An epoch of length-bucketed batches of a PairDataset (``BucketBatchSampler``, seeded); the
-    sampler's generator is the loader's state (exact resume)."""
+class PairBatches(BucketBatches):
+    """An epoch of a PairDataset's ``(src, src_len, tgt_in, tgt_out)`` batches, bucketed by source length."""
 
     def __init__(self, dataset, batch_size: int, seed: int = 0):
-        self.dataset = dataset
-        self.sampler = BucketBatchSampler(dataset.src_lengths, batch_size, shuffle=True, seed=seed)
-
-    def __len__(self) -> int:
-        return len(self.sampler)
-
-    def __iter__(self):
-        for idx in self.sampler.index_batches():
-            yield batch_tensors(self.dataset, idx)
-
-    def state_dict(self) -> dict:
-        return {"bit_generator": self.sampler.generator.bit_generator.state}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.sampler.generator.bit_generator.state = state["bit_generator"]
+        super().__init__(dataset, batch_size, shuffle=True, seed=seed, lengths=dataset.src_lengths)
 
 
 class PairSubset:

@@ -16,40 +16,15 @@ from __future__ import annotations
 import numpy as np
 
 from ... import nn
-from ...autograd.tensor import from_numpy
-from ...data.text.pairs import BucketBatchSampler
 from ...metrics.word_segmentation import WordSegmentationScores
 from .base import Step
+from .batches import BucketBatches, batch_tensors  # noqa: F401
 
 IGNORE_INDEX = -100
 EVAL_BATCH = 256
 
 
-def batch_tensors(dataset, idx) -> tuple:
-    """``(tokens, lengths, tags)`` tensors of the samples ``idx`` of a tagging data set (``get_batch``)."""
-    return tuple(from_numpy(np.ascontiguousarray(a)) for a in dataset.get_batch(idx))
-
-
-class TagBatches:
-    """An epoch of length-bucketed, shuffled batches of a tagging data set (its ``lengths``); the
-    sampler's generator is the loader's state (exact resume)."""
-
-    def __init__(self, dataset, batch_size: int, seed: int = 0):
-        self.dataset = dataset
-        self.sampler = BucketBatchSampler(dataset.lengths, batch_size, shuffle=True, seed=seed)
-
-    def __len__(self) -> int:
-        return len(self.sampler)
-
-    def __iter__(self):
-        for idx in self.sampler.index_batches():
-            yield batch_tensors(self.dataset, idx)
-
-    def state_dict(self) -> dict:
-        return {"bit_generator": self.sampler.generator.bit_generator.state}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.sampler.generator.bit_generator.state = state["bit_generator"]
+TagBatches = BucketBatches  # a tagging data set's batches: (tokens, lengths, tags)
 
 
 def tagging_loss(loss_fn, logits, tags):

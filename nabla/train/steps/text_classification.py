@@ -10,42 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...autograd.tensor import from_numpy
-from ...data.text.pairs import BucketBatchSampler
 from ...ops.loss import cross_entropy
 from ..metrics import accuracy, precision_recall_f1
 from .base import Step
+from .batches import BucketBatches
 
 __all__ = ["SequenceBatches", "TextClassificationStep", "predict_sequences"]
 
 
-class SequenceBatches:
-    """An epoch of ``(tokens, lengths, labels)`` Tensor batches of a data set with ``lengths`` and
-    ``get_batch`` (``nabla.data.text.verses``): shuffled length buckets (``shuffle=True``, seeded; the
-    sampler's generator is the loader's state, for exact resume) or the split sorted by length.
-    ``limit``: only ``limit`` samples, evenly spaced over the split (in a split ordered by book, every
-    book keeps its share)."""
-
-    def __init__(self, dataset, batch_size: int, shuffle: bool = True, seed: int = 0, limit: int | None = None):
-        self.dataset, n = dataset, len(dataset.lengths)
-        self.indices = np.arange(n) if limit is None or limit >= n else \
-            np.unique(np.linspace(0, n - 1, int(limit)).round().astype(np.int64))
-        self.sampler = BucketBatchSampler(dataset.lengths[self.indices], batch_size, shuffle=shuffle,
-                                          seed=seed if shuffle else None)
-
-    def __len__(self) -> int:
-        return len(self.sampler)
-
-    def __iter__(self):
-        for idx in self.sampler.index_batches():
-            yield tuple(from_numpy(np.ascontiguousarray(a)) for a in self.dataset.get_batch(self.indices[idx]))
-
-    def state_dict(self) -> dict:
-        return {"bit_generator": self.sampler.generator.bit_generator.state} if self.sampler.shuffle else {}
-
-    def load_state_dict(self, state: dict) -> None:
-        if self.sampler.shuffle:
-            self.sampler.generator.bit_generator.state = state["bit_generator"]
+SequenceBatches = BucketBatches  # a verse data set's batches: (tokens, lengths, labels)
 
 
 def predict_sequences(model, loader) -> tuple:
