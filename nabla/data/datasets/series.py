@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .synthetic import Generated
 from ..dataset import Dataset, _index_array
 from . import cache as _cache
 
@@ -278,7 +279,7 @@ class CO2(TimeSeries):
 _STATSMODELS_SERIES = (Sunspots, CO2)
 
 
-class SineSeries(TimeSeries):
+class SineSeries(Generated, TimeSeries):
     """Generated (seed 0): ``x_t = 10 sin(2 pi t / 20) + 3 sin(2 pi t / 7) + N(0, 1)``, 600 steps: a series
     with a known answer for tests and demos (no file, nothing fetched)."""
 
@@ -296,15 +297,3 @@ class SineSeries(TimeSeries):
         t = np.arange(cls.length, dtype=np.float64)
         noise = np.random.default_rng(0).normal(0.0, 1.0, cls.length)
         return t, 10 * np.sin(2 * np.pi * t / 20) + 3 * np.sin(2 * np.pi * t / 7) + noise
-
-    @classmethod
-    def is_present(cls, root=None) -> bool:
-        return True
-
-    @classmethod
-    def install_hint(cls) -> str:
-        return "(generated)"
-
-    @classmethod
-    def folder(cls, root=None) -> Path:
-        return Path("(generated)")

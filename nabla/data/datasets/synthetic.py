@@ -16,7 +16,24 @@ import numpy as np
 from ..dataset import Dataset, _index_array
 
 
-class SyntheticRegression(Dataset, abc.ABC):
+class Generated:
+    """The registry facts of a data set made by code from a fixed seed: always present, nothing to install
+    or fetch, no folder (``nabla datasets`` says "(generated)")."""
+
+    @classmethod
+    def is_present(cls, root=None) -> bool:
+        return True
+
+    @classmethod
+    def install_hint(cls) -> str:
+        return "(generated)"
+
+    @classmethod
+    def folder(cls, root=None) -> Path:
+        return Path("(generated)")
+
+
+class SyntheticRegression(Generated, Dataset, abc.ABC):
     """x ~ U(x_range) (N, 1) float32 and y = f(x) + N(0, noise^2) (N, 1) float32, drawn from seed 0 (train) or
     1 (test) in that order: a subclass says ``f`` (``target``), the range, the noise and the sizes."""
 
@@ -49,18 +66,6 @@ class SyntheticRegression(Dataset, abc.ABC):
 
     def __getitem__(self, index):
         return self.x[index], self.y[index]
-
-    @classmethod
-    def is_present(cls, root=None) -> bool:
-        return True
-
-    @classmethod
-    def install_hint(cls) -> str:
-        return "(generated)"
-
-    @classmethod
-    def folder(cls, root=None) -> Path:
-        return Path("(generated)")
 
 
 class LinearData(SyntheticRegression):
