@@ -27,3 +27,5 @@ from . import batchnorm_rnn  # noqa: F401
 from . import attention_cost  # noqa: F401
 from . import vgg_depth  # noqa: F401
 from . import aux_heads  # noqa: F401
+from . import sgd_noise  # noqa: F401
+from . import multi_label  # noqa: F401
