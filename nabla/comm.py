@@ -17,6 +17,8 @@ The collectives follow ``torch.distributed``'s semantics where it has them:
 
     all_reduce(array, op="sum")   every rank gets the elementwise reduction of all ranks' arrays (in place
                                   for a contiguous NumPy array, which is also returned)
+    iall_reduce(array, op="sum")  the same, started without waiting (MPI_Iallreduce); ``.wait()`` on the
+                                  returned request finishes it
     broadcast(array, src=0)       every rank gets rank ``src``'s array (in place)
     barrier()                     waits until every rank has arrived
     broadcast_object(obj, src)    any picklable Python object from rank ``src`` (small control data:
@@ -32,7 +34,7 @@ import os
 
 import numpy as np
 
-__all__ = ["rank", "world_size", "is_distributed", "launched_size", "all_reduce", "broadcast", "barrier",
+__all__ = ["rank", "world_size", "is_distributed", "launched_size", "all_reduce", "iall_reduce", "broadcast", "barrier",
            "broadcast_object", "all_gather_object", "abort", "MPIUnavailableError", "mpi_library"]
 
 # environment variables an MPI launcher sets to the number of processes it started (MPICH's Hydra and
@@ -123,6 +125,36 @@ def all_reduce(array: np.ndarray, op: str = "sum") -> np.ndarray:
     from mpi4py import MPI
     comm.Allreduce(MPI.IN_PLACE, array, op=_mpi_op(op))
     return array
+
+
+class _Done:
+    """The request of a reduction that had nothing to wait for (one process)."""
+
+    def wait(self) -> None:
+        pass
+
+
+class _Request:
+    def __init__(self, request):
+        self._request = request
+
+    def wait(self) -> None:
+        self._request.Wait()
+
+
+def iall_reduce(array: np.ndarray, op: str = "sum"):
+    """Start ``all_reduce(array, op)`` and return at once; ``request.wait()`` returns when ``array`` holds the
+    result (until then the array must not be touched).  With MPICH's defaults the transfer progresses inside
+    MPI calls, so the overlap with computation it buys depends on the MPI library and on spare cores."""
+    comm = _comm()
+    array = _check_array("iall_reduce", array)
+    op_ = _mpi_op(op) if comm is not None else None
+    if comm is None:
+        if op not in _OPS:
+            raise ValueError(f"all_reduce: op must be one of {', '.join(_OPS)}, got {op!r}")
+        return _Done()
+    from mpi4py import MPI
+    return _Request(comm.Iallreduce(MPI.IN_PLACE, array, op=op_))
 
 
 def broadcast(array: np.ndarray, src: int = 0) -> np.ndarray:

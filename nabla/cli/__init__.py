@@ -47,6 +47,7 @@ def main(argv=None) -> int:
     if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"):
         argv = ["train"] + argv  # `nabla` alone, or `nabla --epochs 3`: train the default model
     args = parser.parse_args(argv)
+    args.argv = argv  # the command as given: `nabla train --nproc N` starts it again under mpiexec
     from ..memory import apply_environment
     apply_environment()  # the command, not the library, keeps freed memory for the next step (nabla.memory)
     try:

@@ -1,4 +1,7 @@
-"""``nabla train [MODEL]``: train a registered model on a registered data set (see ``nabla.train.run``)."""
+"""``nabla train [MODEL]``: train a registered model on a registered data set (see ``nabla.train.run``).
+
+Under ``mpiexec -n N`` (or with ``--nproc N``) the run is data-parallel (``nabla.distributed.training``).
+"""
 from __future__ import annotations
 
 # flag -> (training setting, argparse type, help); every one defaults to None: "not given", so the model's
@@ -48,6 +51,13 @@ def add_parser(sub) -> None:
     t.add_argument("--augment", action="store_true", default=None,
                    help="random crops of the image padded by 2 pixels (and mirror images where labels allow); "
                         "detection, segmentation: random shifts by up to 4 pixels, boxes and masks moved with the pixels")
+    t.add_argument("--sync-bn", action="store_true", default=None,
+                   help="with several processes: batch norm statistics over every process's batch (nn.SyncBatchNorm)")
+    t.add_argument("--nproc", type=int, default=None, metavar="N",
+                   help="train data-parallel on N processes: starts mpiexec -n N (pip install \"nabla[mpi]\"); "
+                        "--batch-size stays the batch of each process")
+    t.add_argument("--bucket-cap-mb", type=float, default=25.0, metavar="MB",
+                   help="with several processes: gradients are averaged in buckets of about this size (default 25)")
     t.add_argument("--dropout", default=None, help="the model's dropout option (same as --set dropout=P)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="a model option, e.g. --set width=256")
     t.add_argument("--out", help="run folder (default: a fresh runs/MODEL-DATASET[-N])")
@@ -85,6 +95,8 @@ def request_from(args):
             settings[flag.replace("-", "_")] = check_flag(flag, flag.replace("-", "_"), value)
     if args.augment:
         settings["augment"] = True
+    if args.sync_bn:
+        settings["sync_bn"] = True
     check_counts(args, positive=("beam_size", "length", "num_samples", "eval_limit"),
                  non_negative=("temperature", "top_k"))
     if args.out is not None and not args.resume:  # before any work: a folder that cannot be written
@@ -95,6 +107,36 @@ def request_from(args):
                    progress=not args.quiet, eval_limit=args.eval_limit, beam_size=args.beam_size, sampling=sampling)
 
 
+def _report(e, quiet=False) -> int:
+    from .common import _exit_code, report_error
+    if quiet:
+        return getattr(e, "exit_code", None) or _exit_code(e)
+    code = report_error("train", e)
+    return getattr(e, "exit_code", None) or code
+
+
+def _processes(args) -> int:
+    """How many processes this command trains on: mpiexec's count, or --nproc N (then 0: start them)."""
+    from .. import comm
+    from .common import UsageError, check_counts
+    launched, nproc = comm.launched_size(), args.nproc
+    check_counts(args, positive=("nproc", "bucket_cap_mb"))
+    if nproc is not None and launched > 1 and nproc != launched:
+        raise UsageError(f"--nproc {nproc}: this process is one of {launched} started by mpiexec; leave --nproc out")
+    return 0 if nproc is not None and nproc > 1 and launched == 1 else launched
+
+
 def run(args, echo=print):
     from ..train import run as runs
-    return runs.train(request_from(args), echo=echo)
+    processes = _processes(args)
+    if processes == 0:  # --nproc N: the same command again, as N MPI processes
+        from ..distributed.launcher import launch
+        code = launch(args.nproc, args.argv)
+        if code:
+            raise SystemExit(code)
+        return {}
+    request = request_from(args)
+    if processes > 1:
+        from ..distributed.training import train
+        return train(request, echo, report=_report, bucket_cap_mb=args.bucket_cap_mb)
+    return runs.train(request, echo=echo)

@@ -8,6 +8,12 @@ folder that already holds a run is refused unless the run is resumed or ``overwr
 Checkpoints record the model, its options, the data set and every setting, so a resume needs nothing
 else; a setting given again on resume must agree with the record, except the budget (``EXTENDABLE``):
 a larger budget re-plans the schedule over the new total.
+
+Several processes (``mpiexec -n N nabla train ...``, ``nabla.distributed``): ``train`` and ``prepare`` take the
+Trainer's ``strategy``; rank 0 alone claims the run folder and writes checkpoints, logs and test.json; every
+rank builds the same model and data; the task must say it supports data parallelism (``Task.data_parallel``).
+A checkpoint written by N processes resumes on M: the global step continues, the effective batch is the new
+command's (a note says so when it differs), and the position in the current epoch is kept by samples done.
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import backend
+from .. import nn
 from ..data.datasets import folder_name
 from ..models import build_model, default_model_name, get_model_entry
 from . import settings as S
@@ -26,6 +33,7 @@ from .callbacks import CSVLogger, EarlyStopping, JSONLogger, ModelCheckpoint, Pr
 from .checkpoint import CheckpointError, load_checkpoint
 from .tasks import check_dataset, get_task
 from .tasks.base import task_for
+from .strategy import Strategy
 from .trainer import Trainer
 
 RUN_FILES = ("last.safetensors", "best.safetensors", "history.json", "history.csv")
@@ -204,14 +212,16 @@ def _resolve_settings(entry, request: Request, recorded: dict) -> dict:
         raise RunError(str(e)) from None
 
 
-def run_config(entry, dataset, options, settings, data, optimizer, task: str | None = None) -> dict:
+def run_config(entry, dataset, options, settings, data, optimizer, task: str | None = None,
+               world_size: int = 1) -> dict:
     """What a checkpoint records: enough to rebuild the model, its data, and to continue the run; ``task``: the
-    run's task where the data set's differs from the model's (an image classifier on a binary set)."""
+    run's task where the data set's differs from the model's (an image classifier on a binary set);
+    ``world_size``: the processes that trained it (the effective batch is world_size x batch_size)."""
     settings = dict(settings, lr=optimizer.param_groups[0]["lr"])  # the rate actually used
     return {"model": entry.name, "task": task or entry.task, "options": {**entry.options, **options},
             "dataset": dataset,
             "in_shape": list(data.in_shape), "num_classes": int(data.num_classes), **data.config,
-            "settings": settings,
+            "settings": settings, "world_size": int(world_size),
             # the flat keys older readers look for
             "optimizer": settings["optimizer"], "lr": settings["lr"], "batch_size": settings["batch_size"],
             "seed": settings["seed"], "scheduler": settings["scheduler"], "augment": settings["augment"]}
@@ -244,8 +254,10 @@ class Run:
     state: dict | None = None
 
 
-def prepare(request: Request, echo=print) -> Run:
-    """Everything checked and built, nothing trained: model, data, step, Trainer, callbacks, run folder."""
+def prepare(request: Request, echo=print, strategy: Strategy | None = None) -> Run:
+    """Everything checked and built, nothing trained: model, data, step, Trainer, callbacks, run folder (rank 0's;
+    the other ranks of a data-parallel run claim none)."""
+    strategy = strategy if strategy is not None else Strategy()
     state, config = read_checkpoint(request.resume) if request.resume else (None, {})
     entry, dataset, recorded = _resolve_names(request, config)
     options = _resolve_options(entry, request, config)
@@ -253,9 +265,12 @@ def prepare(request: Request, echo=print) -> Run:
     for option, setting in entry.options_from_settings.items():
         options.setdefault(option, settings[setting])
     task = task_for(entry, dataset)  # the model's own, or the binary task for a classifier on a binary set
-    folder = choose_folder(request, entry.name, dataset)
+    if strategy.world_size > 1 and not task.data_parallel:
+        raise RunError(f"data parallelism is not supported for the {task.name} task yet ({entry.name} on {dataset}): "
+                       "run it in one process")
+    folder = choose_folder(request, entry.name, dataset) if strategy.is_global_zero else None
     try:
-        return _build(request, entry, dataset, options, settings, task, folder, state, config, echo)
+        return _build(request, entry, dataset, options, settings, task, folder, state, config, echo, strategy)
     except BaseException:
         discard_fresh_folder(request, folder)  # a run that never started leaves no empty runs/NAME-N behind
         raise
@@ -264,33 +279,38 @@ def prepare(request: Request, echo=print) -> Run:
 def discard_fresh_folder(request: Request, folder: str) -> None:
     """Remove the run folder this request claimed (``runs/<model>-<dataset>[-N]``) if nothing was written in
     it; a folder the user named (``--out``) or a resumed run's folder is left alone."""
-    if request.resume is None and request.out is None:
+    if request.resume is None and request.out is None and folder is not None:
         try:
             os.rmdir(folder)  # fails, harmlessly, unless the folder is empty
         except OSError:
             pass
 
 
-def _build(request, entry, dataset, options, settings, task, folder, state, config, echo) -> Run:
+def _build(request, entry, dataset, options, settings, task, folder, state, config, echo, strategy) -> Run:
     backend.manual_seed(settings["seed"])
     data = task.load(dataset, settings, request.download, config or None)
     try:
         model = build_model(entry.name, data.in_shape, data.num_classes, **options)
     except (TypeError, ValueError) as e:
         raise RunError(str(e)) from None
+    if settings["sync_bn"]:  # before the optimizer: the converted layers hold new Parameters
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     optimizer = S.make_optimizer(settings, model.parameters())
     scheduler, interval = S.make_scheduler(settings, optimizer)
     step, loader, val = task.make_step(entry, model, optimizer, data, settings)
     data.extra.update(loader=loader, val_data=val)
-    checkpoints = ModelCheckpoint(folder, monitor=step.monitor[0], mode=step.monitor[1])
-    callbacks = [checkpoints, CSVLogger(os.path.join(folder, "history.csv")),
-                 JSONLogger(os.path.join(folder, "history.json")), ProgressLine(echo)]
-    if settings["patience"]:
-        callbacks.append(EarlyStopping(step.monitor[0], patience=settings["patience"], mode=step.monitor[1]))
+    checkpoints = ModelCheckpoint(folder or os.curdir, monitor=step.monitor[0], mode=step.monitor[1])
+    callbacks = []
+    if strategy.is_global_zero:  # rank 0 writes and decides: the other ranks take its decision to stop
+        callbacks = [checkpoints, CSVLogger(os.path.join(folder, "history.csv")),
+                     JSONLogger(os.path.join(folder, "history.json")), ProgressLine(echo)]
+        if settings["patience"]:
+            callbacks.append(EarlyStopping(step.monitor[0], patience=settings["patience"], mode=step.monitor[1]))
     trainer = Trainer(step, scheduler=scheduler, schedule_interval=interval, callbacks=callbacks,
                       progress=request.progress, clip_grad_norm=settings["clip"] or None,
-                      config=run_config(entry, dataset, options, settings, data, optimizer, task.name),
-                      clock=settings["budget_clock"], l1=settings["l1"])
+                      config=run_config(entry, dataset, options, settings, data, optimizer, task.name,
+                                        strategy.world_size),
+                      clock=settings["budget_clock"], l1=settings["l1"], strategy=strategy)
     if state is not None:
         if os.path.basename(request.resume) != "last.safetensors":
             echo(f"note: resuming from {request.resume}, not last.safetensors: the run continues from the state this "
@@ -300,21 +320,53 @@ def _build(request, entry, dataset, options, settings, task, folder, state, conf
     return Run(entry, task, dataset, settings, folder, data, trainer, checkpoints, state)
 
 
+def batch_text(batch_size: int, world_size: int) -> str:
+    """"batch 64", or with several processes "batch 64 per process x 4 processes = effective batch 256"."""
+    if world_size == 1:
+        return f"batch {batch_size}"
+    return f"batch {batch_size} per process x {world_size} processes = effective batch {batch_size * world_size}"
+
+
+def continue_elsewhere(run: Run, world_size: int, echo) -> None:
+    """A checkpoint of another number of processes: the same global step, the effective batch this command
+    gives (said when it differs), and the current epoch continued from the samples already done (the batch
+    count converted; the order of an epoch depends on the number of processes, so bit-exactness is lost)."""
+    if run.state is None:
+        return
+    before = int((run.state.get("config") or {}).get("world_size", 1))
+    if before == world_size:
+        return
+    t, batch = run.trainer, run.settings["batch_size"]
+    echo(f"note: the checkpoint was written by {before} process{'es' if before > 1 else ''} (effective batch "
+         f"{before * batch}); this run has {world_size} (effective batch {world_size * batch}): the global step "
+         f"continues from {t.global_step}, not bit-identical to an uninterrupted run")
+    loader = run.data.extra["loader"]
+    per_epoch = len(loader) if hasattr(loader, "__len__") else None
+    done = t.batch_in_epoch * before // world_size  # samples done in this epoch / the new effective batch
+    t.batch_in_epoch = min(done, per_epoch - 1) if per_epoch else done
+    t._epoch_loader_state = None  # a one-process loader's generator means nothing to a DistributedSampler
+
+
 def _opening(run: Run, echo) -> None:
     t, s, loader = run.trainer, run.settings, run.data.extra["loader"]
     if run.state is not None:
         echo(f"resumed the run in {run.folder} at epoch {t.epoch}, step {t.global_step}")
     lr = t.optimizer.param_groups[0].get("initial_lr", t.optimizer.param_groups[0]["lr"])
+    batch = batch_text(s["batch_size"], t.strategy.world_size)
     echo(f"run folder: {run.folder}")
     echo(f"training {run.entry.name} ({t.model.num_parameters():,} parameters) on {run.dataset} ({run.data.sizes}), "
-         f"{s['optimizer']} lr={lr:g} ({s['scheduler']} schedule), batch {s['batch_size']}, "
+         f"{s['optimizer']} lr={lr:g} ({s['scheduler']} schedule), {batch}, "
          f"{_budget_text(s, len(loader) if hasattr(loader, '__len__') else None)}, "
          + (f"clip {s['clip']:g}, " if s["clip"] else "") + f"seed {s['seed']}")
 
 
-def train(request: Request, echo=print) -> dict:
-    """``nabla train``: prepare, train within the budget, report on the test split."""
-    run = prepare(request, echo)
+def train(request: Request, echo=print, strategy: Strategy | None = None) -> dict:
+    """``nabla train``: prepare, train within the budget, report on the test split.  ``strategy``: the processes
+    that train together (``nabla.distributed.DDPStrategy``; default: this one)."""
+    strategy = strategy if strategy is not None else Strategy()
+    run = strategy.prepare_run(lambda: prepare(request, echo, strategy),
+                               lambda r: discard_fresh_folder(request, r.folder))
+    continue_elsewhere(run, strategy.world_size, echo)
     t, s = run.trainer, run.settings
     if run.state is not None and t.budget_spent(run.data.extra["loader"], s["epochs"], s["max_steps"],
                                                  s["time_budget"]):
@@ -345,9 +397,10 @@ def train(request: Request, echo=print) -> dict:
               "eval_limit": request.eval_limit, "beam_size": request.beam_size, "sampling": request.sampling}
     result = run.task.final_report(t, run.data, s, report, echo)
     # the figures of the final report, kept beside the history (test.json: last weights, test split)
-    write_json(os.path.join(run.folder, "test.json"), {"model": run.entry.name, "dataset": run.dataset,
-                                                       "steps": t.global_step, "training_seconds": t.elapsed,
-                                                       **{k: v for k, v in result.items() if k != "samples"}})
+    if strategy.is_global_zero:
+        write_json(os.path.join(run.folder, "test.json"), {"model": run.entry.name, "dataset": run.dataset,
+                                                           "steps": t.global_step, "training_seconds": t.elapsed,
+                                                           **{k: v for k, v in result.items() if k != "samples"}})
     written = run.checkpoints.written
     best = run.checkpoints.best
     echo("checkpoints: " + ", ".join(

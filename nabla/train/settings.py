@@ -54,6 +54,8 @@ SETTINGS = {
     "eval_tokens": Setting(int, 50_000, "validation tokens scored during training (language models)",
                            positive=True),
     "eval_size": Setting(int, 500, "validation pairs decoded during training (seq2seq)", positive=True),
+    "sync_bn": Setting(bool, False, "data parallelism: batch norm layers become nn.SyncBatchNorm (statistics over "
+                                    "every process's batch; one process: plain batch norm)"),
     "augment": Setting(bool, False, "random shifted crops (and mirror images where labels allow); detection and "
                                      "segmentation: random shifts that move the boxes and masks with the pixels"),
     "dice_weight": Setting(float, 0.0, "segmentation: weight of the soft Dice loss added to the per-pixel "

@@ -1,7 +1,7 @@
 """The one training loop.  What differs between tasks is a step object (``nabla.train.steps``); the loop
 around it is written once, here:
 
-    for each epoch:                      (train_data.set_epoch(epoch) where the loader has it)
+    for each epoch:                      (set_epoch(epoch) on the loader or its sampler, where they have it)
         for each batch:
             set the learning rate        (a BudgetSchedule, or a scheduler stepped per step)
             step.train_step(batch)       forward, backward, before_optimizer_step (clipping), step()
@@ -15,6 +15,11 @@ Each evaluation row (``history``) holds the mean training figures since the last
 to continue bit-identically: the step's state (weights, optimizers), the scheduler, the loader's state
 at the start of the epoch and how many batches of it were done, the global random generator, the
 history and the running sums.
+
+With several processes (``strategy``: ``nabla.distributed.DDPStrategy``) the loop is the same; at the points
+where the processes must agree it asks the strategy (``nabla.train.strategy``): gradients averaged first
+thing in ``before_optimizer_step``, a NaN loss on any rank stops every rank, rank 0's clock and decision to
+stop after each step, the training sums and the evaluation figures reduced over the ranks.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from .. import backend
 from ..autograd.tensor import from_numpy
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .schedules import BudgetSchedule
+from .strategy import Strategy
 from .steps.base import Step
 from .steps.classification import ClassificationStep, main_output  # noqa: F401  (re-exported)
 
@@ -71,11 +77,13 @@ class Trainer:
     ``BudgetSchedule`` (set before every step from the share of the budget spent).  ``config``: a
     JSON-able description stored in every checkpoint (``nabla eval`` rebuilds the model from it).
     ``clock``: what ``time_budget`` counts, "wall" seconds or this process's "cpu" seconds.  ``l1``: the L1
-    penalty's lambda, added to the weights' gradients before each optimizer step (``add_l1_subgradient_``)."""
+    penalty's lambda, added to the weights' gradients before each optimizer step (``add_l1_subgradient_``).
+    ``strategy``: how many processes train together (``nabla.train.strategy``; default: this one alone)."""
 
     def __init__(self, step, loss_fn=None, optimizer=None, scheduler=None, metrics=("accuracy",), callbacks=(),
                  progress: bool = True, config: dict | None = None, clip_grad_norm: float | None = None,
-                 schedule_interval: str = "epoch", log=None, clock: str = "wall", l1: float = 0.0):
+                 schedule_interval: str = "epoch", log=None, clock: str = "wall", l1: float = 0.0,
+                 strategy: Strategy | None = None):
         if not isinstance(step, Step):  # the classic form: Trainer(model, loss_fn, optimizer)
             step = ClassificationStep(step, optimizer, loss_fn, metrics)
         if schedule_interval not in ("epoch", "step"):
@@ -92,6 +100,7 @@ class Trainer:
             self.callbacks.append(ProgressLine(log))
         self.progress, self.config, self.clip_grad_norm, self.l1 = progress, dict(config or {}), clip_grad_norm, l1
         self.clock = _CLOCKS[clock]
+        self.strategy = strategy if strategy is not None else Strategy()
         self.history: dict[str, list] = {}
         self.step_history: dict[str, list] = {}
         self.epoch = 0              # epochs completed
@@ -114,16 +123,18 @@ class Trainer:
         return opts[0] if opts else None
 
     def evaluate(self, data) -> dict:
-        return self.step.evaluate(data)
+        """The step's figures over all of ``data`` (with several processes: each evaluates a shard)."""
+        return self.strategy.evaluate(self.step, data)
 
     def predict(self, data) -> np.ndarray:
         return self.step.predict(data)
 
     # ------------------------------------------------------------------ hooks the step calls
     def before_optimizer_step(self, parameters) -> None:
-        """Between backward and each ``optimizer.step()``: the L1 penalty's gradient is added (so callbacks and
-        clipping see the whole objective's gradient, as if the penalty were in the loss), callbacks see the
-        gradients, then clipping."""
+        """Between backward and each ``optimizer.step()``: the gradients are averaged over the processes (the
+        strategy's), the L1 penalty's gradient is added (so callbacks and clipping see the whole objective's
+        gradient, as if the penalty were in the loss), callbacks see the gradients, then clipping."""
+        self.strategy.reduce_gradients(parameters)
         if self.l1:
             add_l1_subgradient_(parameters, self.l1)
         for cb in self.callbacks:
@@ -135,10 +146,14 @@ class Trainer:
             clip_grad_norm_(parameters, self.clip_grad_norm)
 
     def check_finite(self, value: float) -> None:
-        if not math.isfinite(value):
+        """TrainingDiverged if the loss is NaN or infinite (on any rank: every rank stops at the same step)."""
+        bad = self.strategy.nonfinite_loss(value)
+        if bad is not None:
+            value, rank = bad
             lr = self.optimizer.param_groups[0]["lr"] if self.optimizer is not None else float("nan")
+            where = "" if rank is None else f" on rank {rank}"
             raise TrainingDiverged(
-                f"the loss became {value} at epoch {self.epoch + 1}, batch {self.batch_in_epoch + 1} "
+                f"the loss became {value}{where} at epoch {self.epoch + 1}, batch {self.batch_in_epoch + 1} "
                 f"(step {self.global_step + 1}, lr {lr:.3g}): training stopped. Try a smaller learning rate, "
                 "gradient clipping, or check the inputs for NaN.")
 
@@ -181,6 +196,7 @@ class Trainer:
         self._plan(train_data, epochs, max_steps, time_budget)
         self.train_loader, self.val_data, self.eval_every = train_data, val_data, eval_every
         self.stop_training = False
+        self.strategy.setup(self)
         self._call("on_train_begin")
         while not self.budget_spent() and not self.stop_training:
             finished_epoch = self._run_epoch(train_data)
@@ -214,6 +230,7 @@ class Trainer:
             self.elapsed += self.clock() - start
             if self.eval_every and self.global_step % self.eval_every == 0:
                 self._evaluation_row()
+            self._agree()
             if self._step_budget_spent():  # the budget ends inside the epoch, or exactly at its end
                 ran_to_end = per_epoch is not None and self.batch_in_epoch >= per_epoch
                 break
@@ -222,7 +239,12 @@ class Trainer:
             bar.close()
         if ran_to_end:
             self._end_epoch(epoch)
+            self._agree()
         return ran_to_end
+
+    def _agree(self) -> None:
+        """Every process takes rank 0's clock and decision to stop (one process: nothing changes)."""
+        self.elapsed, self.stop_training = self.strategy.agree(self.elapsed, self.stop_training)
 
     def _step_budget_spent(self) -> bool:
         b = self.budget
@@ -235,6 +257,8 @@ class Trainer:
         and the batches already done are skipped (the global generator restored after the skip)."""
         if hasattr(loader, "set_epoch"):
             loader.set_epoch(epoch)
+        elif hasattr(getattr(loader, "sampler", None), "set_epoch"):  # a DistributedSampler, as PyTorch users call it
+            loader.sampler.set_epoch(epoch)
         if self._resumed and self._epoch_loader_state is not None and hasattr(loader, "load_state_dict"):
             loader.load_state_dict(self._epoch_loader_state)
         elif hasattr(loader, "state_dict"):
@@ -304,6 +328,7 @@ class Trainer:
 
     def _evaluation_row(self, epoch_end: bool = False, notify: bool = True) -> dict:
         """Close the running means into a history row, add the validation figures, tell the callbacks."""
+        self._sums = self.strategy.reduce_sums(self._sums)  # every rank's samples (one process: its own)
         n = self._sums.pop("_n", 0)
         row = {"epoch": self.epoch if epoch_end else self.epoch + self.batch_in_epoch / max(
             self.budget.get("steps_per_epoch") or 1, 1), "step": self.global_step}
@@ -311,7 +336,7 @@ class Trainer:
         self._sums = {}
         if self.val_data is not None:
             t0 = time.perf_counter()
-            row.update({f"val_{k}": v for k, v in self.step.evaluate(self.val_data).items()})
+            row.update({f"val_{k}": v for k, v in self.evaluate(self.val_data).items()})
             row["eval_time"] = time.perf_counter() - t0
             self.step.train(True)
         groups = self.step_groups()

@@ -27,10 +27,14 @@ class RunData:
 
 class Task:
     """Base of the tasks; ``name`` is what registry entries say.  ``model_tasks``: the tasks of other models
-    this one also trains, on its own data sets (the binary task trains the image classifiers with one logit)."""
+    this one also trains, on its own data sets (the binary task trains the image classifiers with one logit).
+    ``data_parallel``: whether ``mpiexec -n N nabla train`` may train it over several processes: its training
+    loader is a DataLoader over an indexable set and every figure of its ``evaluate`` is a mean over samples
+    (so the ranks' figures combine exactly); the others refuse in one line."""
 
     name = ""
     model_tasks: tuple = ()
+    data_parallel = False
 
     def load(self, dataset: str, settings: dict, download: bool, config: dict | None = None) -> RunData:
         raise NotImplementedError(f"{type(self).__name__}.load is abstract")  # pragma: no cover

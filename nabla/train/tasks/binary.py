@@ -20,6 +20,7 @@ class BinaryTask(ClassificationTask):
     name = "binary"
     model_tasks = ("classification",)
     step_class = BinaryStep
+    data_parallel = False  # ROC AUC and F1 are not means over samples: the ranks' figures do not combine
 
     def load(self, dataset, settings, download, config=None):
         data = super().load(dataset, settings, download, config)

@@ -52,6 +52,7 @@ def _augmented(train, fit_set):
 class ClassificationTask(Task):
     name = "classification"
     step_class = ClassificationStep
+    data_parallel = True  # (x, y) batches, loss and accuracy (or MSE) are means over samples
 
     def load(self, dataset, settings, download, config=None):
         train = get_dataset(dataset, train=True, download=download)

@@ -1,0 +1,231 @@
+"""DDPStrategy: the Trainer's loop run data-parallel over the MPI ranks (``nabla.train.strategy`` says where
+the Trainer asks).
+
+    prepare_run        ``nabla train``'s preparation on every rank, then one exchange: a rank that failed makes
+                       every rank raise its error (one line, naming the rank); the model, the data and the
+                       settings are compared (a hash) and a difference is a one-line error naming it; then the
+                       training loader becomes this rank's shard (``distribute``)
+    setup              every step model the same on every rank (names, shapes, dtypes: a hash), then rank
+                       0's weights and buffers broadcast
+    reduce_gradients   in before_optimizer_step, for the parameters of the optimizer about to step (so a
+                       two-optimizer step reduces each optimizer's own): buckets of ``bucket_cap_mb``, one
+                       Allreduce each (``buckets.GradientReducer``); the mean over ranks
+    nonfinite_loss     each rank's loss in its own slot of one small Allreduce: a NaN on any rank stops every
+                       rank at the same step, and the message names the rank
+    agree              rank 0's elapsed time and stop decision broadcast after every step (time budget,
+                       early stopping: the same step everywhere; a budget schedule's rate stays identical)
+    reduce_sums        the running training sums added over the ranks: the logged training loss is the mean
+                       over all N*B samples of each step, as one process with batch N*B would log it
+    evaluate           rank 0's buffers broadcast (the running statistics the checkpoint holds), each rank
+                       evaluates a contiguous shard of the loader's samples, and the figures are combined
+                       weighted by the shards' sizes: for per-sample means (loss, accuracy, MSE) that is
+                       the sum of the ranks' sums over the total count, equal to one process's figure
+
+``distribute(loader, seed)``: the training loader with a ``DistributedSampler`` (this rank's shard of each
+epoch's shuffled order; the Trainer calls its ``set_epoch``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+
+import numpy as np
+
+from .. import comm
+from ..data import DataLoader
+from ..data.distributed_sampler import DistributedSampler
+from ..data.sampler import RandomSampler, Sampler
+from ..train.run import RunError
+from ..train.settings import SettingsError
+from ..train.strategy import Strategy
+from .buckets import GradientReducer
+from .collectives import broadcast_tensors, check_same_everywhere, init
+from .ddp import signature
+
+
+class ShardSampler(Sampler):
+    """Fixed indices in their order: a rank's contiguous share of an evaluation set (no padding, no repeats)."""
+
+    def __init__(self, indices):
+        self.indices = np.asarray(indices, dtype=np.int64)
+
+    def index_array(self) -> np.ndarray:
+        return self.indices
+
+    def __iter__(self):
+        return iter(self.indices.tolist())
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def _check_loader(loader, what: str) -> None:
+    if not isinstance(loader, DataLoader) or loader.batch_size is None:
+        raise ValueError(f"data-parallel {what} needs a DataLoader with a batch_size over an indexable data set, "
+                         f"got {type(loader).__name__}")
+
+
+def distribute(loader, seed: int, rank: int | None = None, world_size: int | None = None) -> DataLoader:
+    """``loader``'s data set, batch size and collate function with this rank's ``DistributedSampler`` (shuffled
+    when the loader shuffled, from ``seed``); ``--batch-size`` stays the per-process batch, as in DDP."""
+    _check_loader(loader, "training")
+    sampler = DistributedSampler(loader.dataset, num_replicas=world_size, rank=rank,
+                                 shuffle=isinstance(loader.sampler, RandomSampler), seed=seed)
+    return DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=sampler, drop_last=loader.drop_last,
+                      collate_fn=loader.collate_fn)
+
+
+def shard(loader, rank: int, world_size: int) -> DataLoader:
+    """This rank's contiguous share of an evaluation loader's samples, in the loader's order."""
+    _check_loader(loader, "evaluation")
+    sampler = loader.sampler
+    order = sampler.index_array() if hasattr(sampler, "index_array") else np.fromiter(sampler, dtype=np.int64)
+    mine = np.array_split(np.asarray(order, dtype=np.int64), world_size)[rank]
+    return DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=ShardSampler(mine),
+                      collate_fn=loader.collate_fn)
+
+
+def combine(results: list) -> dict:
+    """``[(figures, count), ...]`` of every rank -> each figure's mean weighted by the counts (ranks with an
+    empty shard left out)."""
+    total, sums = {}, {}
+    for figures, count in results:
+        if not count:
+            continue
+        for k, v in figures.items():
+            sums[k] = sums.get(k, 0.0) + float(v) * count
+            total[k] = total.get(k, 0) + count
+    return {k: sums[k] / total[k] for k in sums}
+
+
+def data_digest(dataset, samples: int = 16) -> str:
+    """A hash of a data set's size and of ``samples`` samples spread over it: enough to tell two ranks that
+    loaded different data (another split, another normalisation, another file)."""
+    n = len(dataset)
+    h = hashlib.sha256(str(n).encode())
+    for i in np.unique(np.linspace(0, max(n - 1, 0), min(samples, n)).astype(np.int64)).tolist():
+        item = dataset[i]
+        for part in (item if isinstance(item, (tuple, list)) else (item,)):
+            a = np.asarray(getattr(part, "data", part))
+            h.update(f"{a.dtype}{a.shape}".encode() + (a.tobytes() if a.dtype != object else repr(a).encode()))
+    return h.hexdigest()[:16]
+
+
+def run_signature(run) -> list:
+    """What must be the same on every rank of a run: each model's parameters and buffers, the training and
+    validation data, and the recorded configuration (model, options, data set, settings)."""
+    items = []
+    for name, model in run.trainer.step.models.items():
+        items += [(f"{name}.{k}", v) for k, v in signature(model)]
+    for what, loader in (("training data", run.data.extra["loader"]), ("validation data", run.data.extra["val_data"])):
+        dataset = getattr(loader, "dataset", None)
+        if dataset is not None:
+            items.append((what, data_digest(dataset)))
+    config = {k: v for k, v in run.trainer.config.items() if k != "world_size"}
+    items += [(f"setting {k}", json.dumps(v, sort_keys=True, default=str)) for k, v in sorted(config.items())]
+    return items
+
+
+class RanksFailed(RunError):
+    """An error every rank raises together (one rank's failure while preparing, ranks that disagree): rank 0
+    prints it, every rank exits with the same code, nobody waits.  ``exit_code``: 2 for a request that
+    cannot start, 1 otherwise."""
+
+    all_ranks = True
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _failure(e: BaseException) -> tuple:
+    text = " ".join((str(e).strip().strip("'\"") or type(e).__name__).splitlines())
+    if not isinstance(e, (RunError, SettingsError, ValueError, KeyError, OSError)):
+        text = f"{type(e).__name__}: {text}"
+    return text, 2 if isinstance(e, (RunError, SettingsError)) else 1
+
+
+class DDPStrategy(Strategy):
+    """Data parallelism over every MPI rank of this job; ``bucket_cap_mb``: the gradient buckets' size."""
+
+    def __init__(self, bucket_cap_mb: float = 25.0):
+        init()
+        if not bucket_cap_mb > 0:
+            raise ValueError(f"DDPStrategy: bucket_cap_mb must be positive, got {bucket_cap_mb}")
+        self.world_size, self.rank = comm.world_size(), comm.rank()
+        self.bucket_cap_mb = float(bucket_cap_mb)
+        self.reducers: dict = {}  # the parameter list of each optimizer step -> its buckets
+
+    def prepare_run(self, prepare, discard=None):
+        """``prepare()`` on every rank, then agreement (see the module docstring); ``discard(run)``: what undoes
+        a prepared run that another rank's failure stops (rank 0's fresh run folder)."""
+        if self.world_size == 1:
+            return prepare()
+        run, failure = None, None
+        try:
+            run = prepare()
+        except Exception as e:  # noqa: BLE001 - every rank must hear of it, or the others wait forever
+            failure = _failure(e)
+        failures = comm.all_gather_object(failure)
+        bad = [(r, f) for r, f in enumerate(failures) if f is not None]
+        if bad:
+            if run is not None and discard is not None:
+                discard(run)
+            r, (text, code) = bad[0]
+            where = "" if r == 0 else f"rank {r} of {self.world_size}: "
+            raise RanksFailed(where + text, code)
+        try:
+            check_same_everywhere("the run", run_signature(run))
+        except ValueError as e:
+            if discard is not None:
+                discard(run)
+            raise RanksFailed(str(e)) from None
+        run.data.extra["loader"] = distribute(run.data.extra["loader"], run.settings["seed"], self.rank,
+                                              self.world_size)
+        return run
+
+    def setup(self, trainer) -> None:
+        for name, model in trainer.step.models.items():
+            check_same_everywhere(f"model {name!r} ({type(model).__name__})", signature(model))
+            broadcast_tensors(list(model.parameters()) + list(model.buffers()))
+
+    def reduce_gradients(self, parameters) -> None:
+        if self.world_size == 1:
+            return
+        params = list(parameters)
+        key = tuple(id(p) for p in params)
+        if key not in self.reducers:
+            self.reducers[key] = GradientReducer(params, self.bucket_cap_mb)
+        self.reducers[key].reduce()
+
+    def nonfinite_loss(self, value: float):
+        if self.world_size == 1:
+            return super().nonfinite_loss(value)
+        losses = np.zeros(self.world_size)
+        losses[self.rank] = value  # every other rank adds 0 to this slot: each slot is exactly one rank's loss
+        comm.all_reduce(losses)
+        bad = [r for r in range(self.world_size) if not math.isfinite(losses[r])]
+        return (float(losses[bad[0]]), bad[0]) if bad else None
+
+    def agree(self, elapsed: float, stop: bool) -> tuple:
+        if self.world_size == 1:
+            return elapsed, stop
+        decision = comm.broadcast(np.array([elapsed, float(bool(stop))]), 0)
+        return float(decision[0]), bool(decision[1])
+
+    def reduce_sums(self, sums: dict) -> dict:
+        if self.world_size == 1 or not sums:
+            return sums
+        keys = sorted(sums)
+        totals = comm.all_reduce(np.array([float(sums[k]) for k in keys]))
+        return dict(zip(keys, totals.tolist()))
+
+    def evaluate(self, step, loader) -> dict:
+        if self.world_size == 1:
+            return step.evaluate(loader)
+        for model in step.models.values():
+            broadcast_tensors(list(model.buffers()))
+        part = shard(loader, self.rank, self.world_size)
+        figures = step.evaluate(part)
+        return combine(comm.all_gather_object((figures, len(part.sampler))))
