@@ -29,3 +29,4 @@ from . import vgg_depth  # noqa: F401
 from . import aux_heads  # noqa: F401
 from . import sgd_noise  # noqa: F401
 from . import multi_label  # noqa: F401
+from . import vit_vs_cnn  # noqa: F401

@@ -28,3 +28,4 @@ from .gan import GAN  # noqa: F401
 from .forecaster import RNNForecaster  # noqa: F401
 from .text_classifiers import TextCNN, TextLSTM, TextTransformer  # noqa: F401
 from .tagger import BiLSTMTagger  # noqa: F401
+from .vit import VisionTransformer  # noqa: F401
