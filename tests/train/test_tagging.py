@@ -6,7 +6,6 @@ import pytest
 import nabla as nb
 from nabla import nn
 from nabla.autograd.tensor import from_numpy
-from nabla.data.datasets import REGISTRY, register
 from nabla.data.text.segmentation import KJVSegment
 from nabla.metrics.word_segmentation import segmentation_scores
 from nabla.models import model_names
@@ -16,9 +15,6 @@ from nabla.train.steps.tagging import TagBatches, TaggingStep, evaluate_tagger, 
 if "bilstm-tagger" not in model_names():
     import nabla.models.tagger  # noqa: F401  (registers the model where nabla.models does not yet)
 import nabla.train.tasks.tagging  # noqa: F401,E402  (registers the task)
-
-if "kjv-segment" not in REGISTRY:  # until nabla.data.datasets registers it
-    register(KJVSegment)
 
 
 class ToyTags:

@@ -6,17 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from nabla.data.datasets import REGISTRY, register
-from nabla.data.text.verses import KJVBooks, KJVTestament
+from nabla.data.text.verses import KJVBooks
 from nabla.train import run as runs
 from nabla.train.steps.text_classification import SequenceBatches
 from nabla.train.tasks import get_task
 from nabla.train.tasks.text_classification import confused_pairs, figures, summary_lines  # registers the task
-import nabla.models.text_classifiers  # noqa: F401,E402  (registers the models where nabla.models does not yet)
-
-if "kjv-books" not in REGISTRY:  # until nabla.data.datasets registers them
-    register(KJVBooks)
-    register(KJVTestament)
 
 needs_kjv = pytest.mark.skipif(not KJVBooks.is_present(),
                                reason=f"kjv-books needs sword-text-kjv, not installed here ({KJVBooks.install_hint()})")

@@ -5,14 +5,10 @@ import numpy as np
 import pytest
 
 from nabla.data import DataLoader
-from nabla.data.datasets import REGISTRY, datasets_for_task, get_dataset, list_datasets, register
+from nabla.data.datasets import datasets_for_task, get_dataset, list_datasets
 from nabla.data.text import KJV, WordVocab
 from nabla.data.text.pairs import BucketBatchSampler
 from nabla.data.text.verses import BOOKS, HELD, OLD_TESTAMENT, KJVBooks, KJVTestament, passage_split
-
-if "kjv-books" not in REGISTRY:  # until nabla.data.datasets registers them
-    register(KJVBooks)
-    register(KJVTestament)
 
 needs_kjv = pytest.mark.skipif(not KJVBooks.is_present(),
                                reason=f"kjv-books needs sword-text-kjv, not installed here ({KJVBooks.install_hint()})")
