@@ -1,0 +1,94 @@
+"""``nabla.onnx.export``: a model's forward as an ONNX file (torch.onnx.export's signature and names).
+
+The graph is built by module emitters (nabla/onnx/graph.py says why not a trace), in eval mode as
+torch.onnx exports by default (the model's mode is restored after), weights as float32 initializers named
+by their state_dict keys.  Axis 0 of every input and output is dynamic ("batch") unless ``dynamic_axes``
+says otherwise; other sizes are the example's.  The file passes ``onnx.checker.check_model`` before it is
+written.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+INSTALL_HINT = 'ONNX export needs onnx: pip install "nabla[onnx]"'
+
+
+def _require_onnx():
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError(INSTALL_HINT) from None
+    return onnx
+
+
+def _as_tensors(example_inputs) -> list:
+    from ..autograd import Tensor
+    items = list(example_inputs) if isinstance(example_inputs, (tuple, list)) else [example_inputs]
+    return [x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=np.float32)) for x in items]
+
+
+def _value_info(onnx, name: str, shape, axes: dict):
+    """A float32 value info with ``axes`` ({index: symbolic name}) left symbolic."""
+    dims = [axes.get(i, int(d)) for i, d in enumerate(shape)]
+    return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, dims)
+
+
+def _axes(dynamic_axes, name: str, default: dict) -> dict:
+    if dynamic_axes is None:
+        return default
+    axes = dynamic_axes.get(name, {})
+    return {int(i): f"{name}_dim{i}" for i in axes} if isinstance(axes, (list, tuple)) else dict(axes)
+
+
+def build_graph(model, example_inputs, input_names=None, output_names=None, dynamic_axes=None,
+                graph_name: str = "nabla"):
+    """The ONNX GraphProto of ``model`` on ``example_inputs`` (no file written); the model's outputs for them."""
+    onnx = _require_onnx()
+    from ..autograd import no_grad
+    from . import layers, models  # noqa: F401 - importing registers the emitters
+    from .graph import GraphBuilder, Value
+    xs = _as_tensors(example_inputs)
+    input_names = list(input_names or (["input"] if len(xs) == 1 else [f"input{i}" for i in range(len(xs))]))
+    if len(input_names) != len(xs):
+        raise ValueError(f"ONNX export: {len(input_names)} input_names for {len(xs)} example inputs")
+    g = GraphBuilder()
+    values = [Value(g.fresh(n), x) for n, x in zip(input_names, xs)]
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            out = g.emit(model, *values, path="model")
+    finally:
+        model.train(was_training)
+    output_name = (list(output_names) if output_names else ["output"])[0]
+    g.nodes.append(onnx.helper.make_node("Identity", [out.name], [output_name], name="output"))
+    batch = {0: "batch"}
+    inputs = [_value_info(onnx, n, x.shape, _axes(dynamic_axes, n, batch)) for n, x in zip(input_names, xs)]
+    outputs = [_value_info(onnx, output_name, out.shape, _axes(dynamic_axes, output_name, batch))]
+    graph = onnx.helper.make_graph(g.nodes, graph_name, inputs, outputs, initializer=g.initializers)
+    return graph, out.tensor
+
+
+def export(model, example_inputs, path, opset_version: int = 17, input_names=None, output_names=None,
+           dynamic_axes=None, verbose: bool = False):
+    """Write ``model`` (run on ``example_inputs``) to ``path`` as ONNX; returns the ModelProto.
+
+    ``dynamic_axes``: torch.onnx's ``{name: {axis: "symbol"}}`` or ``{name: [axis, ...]}``; default: axis 0
+    of the input and the output is "batch".  A module with no export raises UnsupportedExport (a
+    ValueError) naming its type and path, e.g. ``model.layer1.0.conv1``."""
+    onnx = _require_onnx()
+    if opset_version < 13:
+        raise ValueError(f"ONNX export: opset_version={opset_version}; the emitters need opset >= 13")
+    graph, _ = build_graph(model, example_inputs, input_names, output_names, dynamic_axes,
+                           graph_name=type(model).__name__)
+    proto = onnx.helper.make_model(graph, producer_name="nabla",
+                                   opset_imports=[onnx.helper.make_opsetid("", int(opset_version))])
+    proto.ir_version = min(proto.ir_version, 8)  # onnxruntime >= 1.17 reads IR 8 (opset 17's IR)
+    onnx.checker.check_model(proto, full_check=True)
+    if verbose:
+        print(onnx.helper.printable_graph(proto.graph))
+    os.makedirs(os.path.dirname(os.path.abspath(os.fspath(path))), exist_ok=True)
+    onnx.save(proto, os.fspath(path))
+    return proto
