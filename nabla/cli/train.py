@@ -65,6 +65,9 @@ def add_parser(sub) -> None:
     t.add_argument("--overwrite", action="store_true", help="replace the run an existing --out holds")
     t.add_argument("--no-download", action="store_true", help="fail instead of fetching a missing data set")
     t.add_argument("--quiet", action="store_true", help="no progress bars (the line per evaluation stays)")
+    t.add_argument("--tensorboard", nargs="?", const="", default=None, metavar="DIR",
+                   help="TensorBoard logs (loss, metrics, lr, samples/s, weight and gradient histograms, the run's "
+                        "settings) in DIR (default: the run folder's tensorboard/); pip install \"nabla[tensorboard]\"")
     t.add_argument("--beam-size", type=int, default=1, help="beam width for the final seq2seq evaluation")
     t.add_argument("--eval-limit", type=int, default=None,
                    help="final evaluation on the first N validation / test tokens, pairs or images (default: all)")
@@ -82,6 +85,19 @@ def _options(args) -> dict:
     if args.dropout is not None:
         options["dropout"] = args.dropout
     return options
+
+
+def _tensorboard(args) -> tuple:
+    """``--tensorboard [DIR]``: the logger's factory for the run layer (which cannot import nabla.utils), made
+    after checking tensorboardX is installed, so a missing extra fails in one line before any work."""
+    folder = getattr(args, "tensorboard", None)
+    if folder is None:
+        return ()
+    import os
+
+    from ..utils.tensorboard import TensorBoardLogger, require_tensorboardx
+    require_tensorboardx()
+    return (lambda run_folder: TensorBoardLogger(folder or os.path.join(run_folder, "tensorboard")),)
 
 
 def request_from(args):
@@ -104,7 +120,8 @@ def request_from(args):
     sampling = {k: getattr(args, k) for k in ("prompt", "temperature", "top_k", "length", "num_samples")}
     return Request(model=args.model, dataset=args.dataset, options=_options(args), settings=settings,
                    out=args.out, resume=args.resume, overwrite=args.overwrite, download=not args.no_download,
-                   progress=not args.quiet, eval_limit=args.eval_limit, beam_size=args.beam_size, sampling=sampling)
+                   progress=not args.quiet, eval_limit=args.eval_limit, beam_size=args.beam_size, sampling=sampling,
+                   callback_factories=_tensorboard(args))
 
 
 def _report(e, quiet=False) -> int:

@@ -67,6 +67,9 @@ class Request:
     eval_limit: int | None = None
     beam_size: int = 1
     sampling: dict = field(default_factory=dict)   # prompt, temperature, top_k, length, num_samples
+    # callbacks the caller adds (e.g. the CLI's TensorBoard logger, from a higher layer): each a function
+    # (run folder) -> Callback, called on process 0 only, where the run folder is known
+    callback_factories: tuple = ()
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
@@ -306,6 +309,7 @@ def _build(request, entry, dataset, options, settings, task, folder, state, conf
                      JSONLogger(os.path.join(folder, "history.json")), ProgressLine(echo)]
         if settings["patience"]:
             callbacks.append(EarlyStopping(step.monitor[0], patience=settings["patience"], mode=step.monitor[1]))
+        callbacks += [make(folder) for make in request.callback_factories]
     trainer = Trainer(step, scheduler=scheduler, schedule_interval=interval, callbacks=callbacks,
                       progress=request.progress, clip_grad_norm=settings["clip"] or None,
                       config=run_config(entry, dataset, options, settings, data, optimizer, task.name,
