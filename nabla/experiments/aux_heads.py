@@ -43,8 +43,8 @@ import nabla as nb
 from .. import nn
 from ..models.googlenet import googlenet_loss, googlenet_small
 from .base import register_experiment
-from .common import GradientRecorder, evaluate, format_claims, load_images, moving_average, say, train_classifier
-from .vgg_depth import CpuBudget
+from .common import (CpuBudget, GradientRecorder, evaluate, format_claims, load_images, moving_average, say,
+                     train_classifier)
 
 CLAIM = ("GoogLeNet's auxiliary classifiers help the gradient reach the early layers (a larger share at the first "
          "layer) without costing accuracy")

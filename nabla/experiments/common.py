@@ -163,3 +163,33 @@ def evaluate(model, test, batch_size: int = 500) -> dict:
     model.train()
     return {"accuracy": float(result["accuracy"]), "loss": float(result["loss"])}
 
+
+class CpuBudget(Callback):
+    """Stops training once ``budget`` seconds of this process's CPU time went to training (never before
+    ``min_epochs`` whole epochs).  With ``test`` data, the test accuracy after each whole epoch is recorded
+    as (epochs, training CPU seconds, accuracy); the evaluation's own CPU time is not counted."""
+
+    def __init__(self, budget: float, test=None, min_epochs: int = 0):
+        self.budget, self.test, self.min_epochs = budget, test, min_epochs
+        self.start, self.excluded, self.epochs = 0.0, 0.0, []
+
+    def cpu(self) -> float:
+        """CPU seconds spent training so far."""
+        return time.process_time() - self.start - self.excluded
+
+    def on_train_begin(self, trainer):
+        self.start, self.excluded = time.process_time(), 0.0
+
+    def on_batch_end(self, trainer, batch, loss):
+        if self.cpu() >= self.budget and trainer.epoch >= self.min_epochs:
+            trainer.stop_training = True
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        spent = self.cpu()
+        if self.test is not None:
+            t0 = time.process_time()
+            accuracy = evaluate(trainer.model, self.test)["accuracy"]
+            self.epochs.append({"epochs": epoch + 1, "cpu": spent, "accuracy": accuracy})
+            self.excluded += time.process_time() - t0
+        if spent >= self.budget and epoch + 1 >= self.min_epochs:    # spent while finishing the last epoch
+            trainer.stop_training = True

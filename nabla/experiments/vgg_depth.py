@@ -30,51 +30,18 @@ than less).  The same two tests at equal time are reported beside it (the notes 
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 import nabla as nb
 from ..models.vgg import vgg_small
-from ..train import Callback
 from ..utils import summary
 from .base import register_experiment
-from .common import at, evaluate, format_claims, load_images, moving_average, say, tail_mean, train_classifier
+from .common import (CpuBudget, at, evaluate, format_claims, load_images, moving_average, say, tail_mean,
+                     train_classifier)
 
 CLAIM = "VGG gains from depth: configurations A, B, D, E (11, 13, 16, 19 weight layers) are ever more accurate"
 
 DEPTHS = (11, 13, 16, 19)
-
-
-class CpuBudget(Callback):
-    """Stops training once ``budget`` seconds of this process's CPU time went to training (never before
-    ``min_epochs`` whole epochs).  With ``test`` data, the test accuracy after each whole epoch is recorded
-    as (epochs, training CPU seconds, accuracy); the evaluation's own CPU time is not counted."""
-
-    def __init__(self, budget: float, test=None, min_epochs: int = 0):
-        self.budget, self.test, self.min_epochs = budget, test, min_epochs
-        self.start, self.excluded, self.epochs = 0.0, 0.0, []
-
-    def cpu(self) -> float:
-        """CPU seconds spent training so far."""
-        return time.process_time() - self.start - self.excluded
-
-    def on_train_begin(self, trainer):
-        self.start, self.excluded = time.process_time(), 0.0
-
-    def on_batch_end(self, trainer, batch, loss):
-        if self.cpu() >= self.budget and trainer.epoch >= self.min_epochs:
-            trainer.stop_training = True
-
-    def on_epoch_end(self, trainer, epoch, logs):
-        spent = self.cpu()
-        if self.test is not None:
-            t0 = time.process_time()
-            accuracy = evaluate(trainer.model, self.test)["accuracy"]
-            self.epochs.append({"epochs": epoch + 1, "cpu": spent, "accuracy": accuracy})
-            self.excluded += time.process_time() - t0
-        if spent >= self.budget and epoch + 1 >= self.min_epochs:    # spent while finishing the last epoch
-            trainer.stop_training = True
 
 
 def _train_depth(depth, width, hidden, train, test, budget, batch, echo) -> dict:
