@@ -19,13 +19,20 @@ the Trainer asks).
     evaluate           rank 0's buffers broadcast (the running statistics the checkpoint holds), each rank
                        evaluates a contiguous shard of the loader's samples, and the figures are combined
                        weighted by the shards' sizes: for per-sample means (loss, accuracy, MSE) that is
-                       the sum of the ranks' sums over the total count, equal to one process's figure
+                       the sum of the ranks' sums over the total count, equal to one process's figure; the
+                       step's ``count_figures`` (the VAE's ``images``) are added.
+                       A step with ``whole_figures()`` (the GAN's FID of its fixed-seed samples against the
+                       whole validation set: not a mean over the loader's samples, so shards cannot be summed)
+                       evaluates its shard with ``evaluate(loader, whole=False)``; rank 0 alone computes
+                       ``whole_figures()`` and broadcasts them (the same numbers as one process's)
 
 ``distribute(loader, seed)``: the training loader with a ``DistributedSampler`` (this rank's shard of each
-epoch's shuffled order; the Trainer calls its ``set_epoch``).
+epoch's shuffled order; the Trainer calls its ``set_epoch``); a wrapper holding its DataLoader as ``.loader``
+(the generative tasks' ``EpochLoader``) is copied with its loader distributed.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -68,7 +75,12 @@ def _check_loader(loader, what: str) -> None:
 
 def distribute(loader, seed: int, rank: int | None = None, world_size: int | None = None) -> DataLoader:
     """``loader``'s data set, batch size and collate function with this rank's ``DistributedSampler`` (shuffled
-    when the loader shuffled, from ``seed``); ``--batch-size`` stays the per-process batch, as in DDP."""
+    when the loader shuffled, from ``seed``); ``--batch-size`` stays the per-process batch, as in DDP.  A
+    wrapper with its DataLoader in ``.loader`` comes back as a copy around the distributed loader."""
+    if not isinstance(loader, DataLoader) and isinstance(getattr(loader, "loader", None), DataLoader):
+        wrapper = copy.copy(loader)
+        wrapper.loader = distribute(loader.loader, seed, rank, world_size)
+        return wrapper
     _check_loader(loader, "training")
     sampler = DistributedSampler(loader.dataset, num_replicas=world_size, rank=rank,
                                  shuffle=isinstance(loader.sampler, RandomSampler), seed=seed)
@@ -86,17 +98,18 @@ def shard(loader, rank: int, world_size: int) -> DataLoader:
                       collate_fn=loader.collate_fn)
 
 
-def combine(results: list) -> dict:
+def combine(results: list, counts: tuple = ()) -> dict:
     """``[(figures, count), ...]`` of every rank -> each figure's mean weighted by the counts (ranks with an
-    empty shard left out)."""
+    empty shard left out); the figures named in ``counts`` (a step's ``count_figures``: how many images it
+    scored) are added instead."""
     total, sums = {}, {}
     for figures, count in results:
         if not count:
             continue
         for k, v in figures.items():
-            sums[k] = sums.get(k, 0.0) + float(v) * count
+            sums[k] = sums.get(k, 0.0) + float(v) * (1 if k in counts else count)
             total[k] = total.get(k, 0) + count
-    return {k: sums[k] / total[k] for k in sums}
+    return {k: sums[k] if k in counts else sums[k] / total[k] for k in sums}
 
 
 def data_digest(dataset, samples: int = 16) -> str:
@@ -227,5 +240,9 @@ class DDPStrategy(Strategy):
         for model in step.models.values():
             broadcast_tensors(list(model.buffers()))
         part = shard(loader, self.rank, self.world_size)
-        figures = step.evaluate(part)
-        return combine(comm.all_gather_object((figures, len(part.sampler))))
+        whole = getattr(step, "whole_figures", None)
+        figures = step.evaluate(part) if whole is None else step.evaluate(part, whole=False)
+        result = combine(comm.all_gather_object((figures, len(part.sampler))), getattr(step, "count_figures", ()))
+        if whole is not None:  # not sums over samples: rank 0's, computed once
+            result.update(comm.broadcast_object(whole() if self.is_global_zero else None, 0))
+        return result

@@ -26,6 +26,15 @@ measure of sample quality; the step then monitors ``val_g_loss`` (min): the gene
 current discriminator rejects least, a weak proxy (the two losses trade off) -- pass ``fid`` for real runs.
 
 Resume is exact: ``state_dict`` holds the model, both optimizers and the noise generator's state.
+
+Data parallelism (the Trainer's strategy has N ranks, each with its shard of B real images): every rank draws
+the whole step's N*B noise vectors (and fake labels) from the same generator and keeps its own rows
+``[rank*B, (rank+1)*B)``; so the N ranks together see the fakes one process with batch N*B sees, every
+rank's noise generator stays in the same state (the checkpoint is rank 0's), and because both losses are
+means over the batch, the averaged gradients equal that process's.  ``evaluate(loader, whole=False)`` leaves
+out the sample figures (``fid``): they are not means over the loader's images, so the strategy computes them
+once, on rank 0 (``whole_figures``), and broadcasts them.  The validation losses' fake side draws its
+fixed-seed noise per shard: its figures are the same estimate as one process's, not the same numbers.
 """
 from __future__ import annotations
 
@@ -81,6 +90,15 @@ class GANStep(Step):
     def _fake_labels(self, n: int, rng):
         return rng.integers(0, self.model.num_classes, n) if self.model.conditional else None
 
+    def _draw(self, n: int) -> tuple:
+        """This rank's ``(z, fake labels)`` for a batch of ``n``: rows ``[rank*n, (rank+1)*n)`` of the whole
+        step's ``N*n`` draws (one process: all ``n``), so every rank's generator advances alike."""
+        strategy = getattr(self.trainer, "strategy", None)
+        rank, size = (strategy.rank, strategy.world_size) if strategy is not None else (0, 1)
+        z, fake_y = self.model.noise(n * size, self.rng), self._fake_labels(n * size, self.rng)
+        rows = slice(rank * n, (rank + 1) * n)
+        return z[rows], None if fake_y is None else fake_y[rows]
+
     def _check(self, value: float) -> float:
         if self.trainer is not None:
             self.trainer.check_finite(value)
@@ -91,8 +109,7 @@ class GANStep(Step):
         x, y = _images(images, self.model), _labels(labels) if self.model.conditional else None
         n = x.shape[0]
         gen, disc = self.model.generator, self.model.discriminator
-        z = self.model.noise(n, self.rng)
-        fake_y = self._fake_labels(n, self.rng)
+        z, fake_y = self._draw(n)
         fake = self.model.generate(z, fake_y)
 
         # (a) the discriminator: real -> 1, generated (detached: no gradient into G) -> 0
@@ -154,13 +171,21 @@ class GANStep(Step):
         n = self.eval_samples
         return self.model.sample(n, labels=self.eval_labels(n), generator=np.random.default_rng((self.seed, 2)))
 
-    def evaluate(self, loader) -> dict:
-        """The mean losses and D's mean probabilities on ``loader`` (None: none), plus ``fid``'s numbers."""
+    def whole_figures(self) -> dict:
+        """``fid``'s numeric figures of the fixed-seed evaluation samples ({} without ``fid``): not means over a
+        loader's images, so a data-parallel evaluation computes them on one rank."""
+        if self.fid is None:
+            return {}
+        scores = self.fid(self.generate_eval_samples())
+        return {k: float(v) for k, v in scores.items()
+                if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)}
+
+    def evaluate(self, loader, whole: bool = True) -> dict:
+        """The mean losses and D's mean probabilities on ``loader`` (None: none), plus (``whole``) ``fid``'s
+        numbers."""
         result = self.run_eval(self._losses, loader) if loader is not None else {}
-        if self.fid is not None:
-            scores = self.fid(self.generate_eval_samples())
-            result.update({k: float(v) for k, v in scores.items()
-                           if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)})
+        if whole:
+            result.update(self.whole_figures())
         return result
 
     # ------------------------------------------------------------------ state

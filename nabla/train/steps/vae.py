@@ -35,6 +35,7 @@ class VAEStep(Step):
     """-ELBO per image, one sample of z per image; see the module docstring."""
 
     monitor = ("val_neg_elbo", "min")
+    count_figures = ("images",)  # a count, not a mean: a data-parallel evaluation adds the ranks' (DDPStrategy)
 
     def __init__(self, model, optimizer, eval_seed: int = 0):
         super().__init__({"model": model}, {"optimizer": optimizer} if optimizer is not None else {})

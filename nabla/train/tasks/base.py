@@ -29,8 +29,10 @@ class Task:
     """Base of the tasks; ``name`` is what registry entries say.  ``model_tasks``: the tasks of other models
     this one also trains, on its own data sets (the binary task trains the image classifiers with one logit).
     ``data_parallel``: whether ``mpiexec -n N nabla train`` may train it over several processes: its training
-    loader is a DataLoader over an indexable set and every figure of its ``evaluate`` is a mean over samples
-    (so the ranks' figures combine exactly); the others refuse in one line."""
+    loader is a DataLoader over an indexable set (or holds one as ``.loader``) and every figure of its
+    ``evaluate`` is a mean over samples, a count (a step's ``count_figures``), or computed once on rank 0 over the
+    whole set and broadcast (a step's ``whole_figures``: the GAN's FID), so the ranks' figures combine exactly;
+    the others refuse in one line."""
 
     name = ""
     model_tasks: tuple = ()

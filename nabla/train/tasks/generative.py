@@ -27,6 +27,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from ... import comm
 from ...data import DataLoader, Subset, random_split
 from ...data.datasets import get_dataset, get_dataset_class
 from ...data.transforms import Normalize
@@ -46,7 +47,9 @@ IWAE_K, IWAE_IMAGES = 1000, 1000
 
 class EpochLoader:
     """A DataLoader that passes the epoch on to a data set that redraws its samples each epoch (binarized
-    MNIST: fresh Bernoulli bits); the rest is the loader's."""
+    MNIST: fresh Bernoulli bits) and to the loader's sampler where it has ``set_epoch`` (a data-parallel
+    run's ``DistributedSampler``: ``nabla.distributed.strategy.distribute`` swaps ``.loader``); the rest is
+    the loader's."""
 
     def __init__(self, loader: DataLoader, dataset):
         self.loader, self.dataset = loader, dataset
@@ -54,6 +57,8 @@ class EpochLoader:
     def set_epoch(self, epoch: int) -> None:
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)
+        if hasattr(getattr(self.loader, "sampler", None), "set_epoch"):
+            self.loader.sampler.set_epoch(epoch)
 
     def __iter__(self):
         return iter(self.loader)
@@ -152,6 +157,14 @@ class GenerativeTask(Task, ABC):
         """The family's step; ``optimizer``, ``data`` and ``settings`` are None for ``nabla eval``."""
 
     def final_report(self, trainer, data, settings, run, echo):
+        """The test figures; in a data-parallel run, rank 0's (the figures of samples against a whole image set
+        do not split over ranks, and the weights are the same on every rank) broadcast to the others."""
+        if trainer.strategy.world_size == 1:
+            return self._final_report(trainer, data, run, echo)
+        result = self._final_report(trainer, data, run, echo) if trainer.strategy.is_global_zero else None
+        return comm.broadcast_object(result, 0)
+
+    def _final_report(self, trainer, data, run, echo):
         test = data.extra["test"]
         echo(f"test set: {len(first(test, run.get('eval_limit'))):,} images of {run['dataset']} (last weights; "
              f"training time {run['elapsed']:.1f} s)")
@@ -207,7 +220,13 @@ class GenerativeTask(Task, ABC):
 
 
 class VAETask(GenerativeTask):
+    """Data parallel: each rank trains on its shard (the reparameterisation noise comes from nabla's global
+    generator, seeded alike on every rank, as dropout's); the validation -ELBO is sharded and combined (each
+    shard draws its own fixed-seed z: the same estimate as one process's, not the same number); the final
+    report is rank 0's."""
+
     name = "vae"
+    data_parallel = True
 
     def step_for(self, model, optimizer, data, settings):
         return VAEStep(model, optimizer)
@@ -231,7 +250,12 @@ class VAETask(GenerativeTask):
 
 
 class GANTask(GenerativeTask):
+    """Data parallel: each rank trains on its shard and draws its rows of the step's noise (``GANStep``); the
+    validation losses are sharded and combined, the validation FID and the final report's sample figures are
+    computed on rank 0 alone (samples against whole image sets: they do not split) and broadcast."""
+
     name = "gan"
+    data_parallel = True
 
     def step_for(self, model, optimizer, data, settings):
         if settings is None:   # nabla eval: the figures need no optimizers
