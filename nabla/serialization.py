@@ -123,9 +123,11 @@ def write_atomic(path, blob: bytes) -> str:
     return path
 
 
-def read(path, error=SerializationError, what: str = "file"):
+def read(path, error=SerializationError, what: str = "file", foreign: bool = False):
     """The object stored at ``path`` (arrays as arrays, tensors as Tensors); ``error`` (a class) and ``what``
-    (the word for the file) make the messages of the caller's kind."""
+    (the word for the file) make the messages of the caller's kind.  ``foreign``: a safetensors file that
+    another library wrote (no nabla header: ``safetensors.torch.save_file``, a model hub's weights) is read as
+    the flat dict of its arrays, as ``safetensors.numpy.load_file`` reads it."""
     st = _safetensors()
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -138,6 +140,8 @@ def read(path, error=SerializationError, what: str = "file"):
         meta = json.loads(blob[8:8 + int.from_bytes(blob[:8], "little")]).get("__metadata__") or {}
     except Exception as e:  # safetensors raises its own error types for bad headers and sizes
         raise error(f"{what} {path!r} is corrupt or truncated ({type(e).__name__}: {e})") from None
+    if foreign and meta.get("format") != FORMAT and "skeleton" not in meta:  # e.g. {"format": "pt"} or none
+        return dict(arrays)
     if meta.get("format") != FORMAT:
         raise error(f"{path!r} is a safetensors file but not a nabla {what} "
                     f"(format {meta.get('format')!r}, expected {FORMAT!r})")
@@ -159,5 +163,7 @@ def save(obj, f) -> None:
 def load(f, map_location=None, weights_only: bool = True):
     """The object :func:`save` (or ``nabla.train.save_checkpoint``) wrote to the file ``f``, as
     ``torch.load`` reads it.  It never runs code from the file (``weights_only`` is always in effect);
-    ``map_location`` is accepted for PyTorch's signature (everything loads into host memory)."""
-    return read(f)
+    ``map_location`` is accepted for PyTorch's signature (everything loads into host memory).  A safetensors
+    file written by another library (PyTorch's ``safetensors.torch.save_file``) loads as a dict of arrays, so
+    ``model.load_state_dict(nb.load(path))`` takes PyTorch's weights."""
+    return read(f, foreign=True)

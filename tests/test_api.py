@@ -64,9 +64,11 @@ def test_load_refuses_what_nabla_did_not_write(tmp_path):
     with pytest.raises(nb.serialization.SerializationError, match="corrupt or truncated"):
         nb.load(evil)
     from safetensors.numpy import save_file
-    save_file({"a": np.ones(2)}, str(tmp_path / "other.safetensors"))
+    save_file({"a": np.ones(2)}, str(tmp_path / "other.safetensors"), metadata={"format": "pt"})
+    other = nb.load(tmp_path / "other.safetensors")   # another library's weights: a flat dict of arrays
+    assert list(other) == ["a"] and isinstance(other["a"], np.ndarray) and other["a"].tolist() == [1.0, 1.0]
     with pytest.raises(nb.serialization.SerializationError, match="not a nabla file"):
-        nb.load(tmp_path / "other.safetensors")
+        nb.serialization.read(tmp_path / "other.safetensors")  # where a nabla file is required
     with pytest.raises(nb.serialization.SerializationError, match="does not exist"):
         nb.load(tmp_path / "missing.safetensors")
     with pytest.raises(TypeError, match="save: cannot store a value of type object"):

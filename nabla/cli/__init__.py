@@ -5,7 +5,7 @@
     nabla predict CKPT IMAGE [IMAGE ...] --out DIR [--score-thresh S]
     nabla experiment NAME [--out DIR] [--quick] | nabla experiment --list
     nabla bench [WORKLOAD ...]
-    nabla export CKPT --format onnx --out FILE [--opset N]
+    nabla export CKPT --format onnx --out FILE [--opset N] | nabla convert IN.pt OUT.safetensors
 
 What each command does lives in the library (``nabla.train.run``, ``nabla.experiments``); no model or
 data-set name appears here: the registries know them.  Errors are one line on stderr (exit 2 for a
@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench, datasets, eval as eval_cmd, experiment, export, models, predict, sample, train
+from . import bench, convert, datasets, eval as eval_cmd, experiment, export, models, predict, sample, train
 from .common import UsageError, report_error
 
-COMMANDS = {"train": train, "eval": eval_cmd, "export": export, "predict": predict, "sample": sample, "models": models,
+COMMANDS = {"train": train, "eval": eval_cmd, "export": export, "convert": convert, "predict": predict, "sample": sample, "models": models,
             "datasets": datasets, "experiment": experiment, "bench": bench}
 
 

@@ -24,11 +24,16 @@ the Trainer asks).
                        A step with ``whole_figures()`` (the GAN's FID of its fixed-seed samples against the
                        whole validation set: not a mean over the loader's samples, so shards cannot be summed)
                        evaluates its shard with ``evaluate(loader, whole=False)``; rank 0 alone computes
-                       ``whole_figures()`` and broadcasts them (the same numbers as one process's)
+                       ``whole_figures()`` and broadcasts them (the same numbers as one process's).
+                       A step with ``evaluate_sums(loader, rank, world_size)`` (text classification: the
+                       loss sum, the count and the confusion matrix, from which macro-F1 comes; tagging: the
+                       segmentation counts) scores its own share; the shards' sums are added
+                       (``step.add_sums``) and the figures computed from the total (``figures_from_sums``)
 
 ``distribute(loader, seed)``: the training loader with a ``DistributedSampler`` (this rank's shard of each
 epoch's shuffled order; the Trainer calls its ``set_epoch``); a wrapper holding its DataLoader as ``.loader``
-(the generative tasks' ``EpochLoader``) is copied with its loader distributed.
+(the generative tasks' ``EpochLoader``) is copied with its loader distributed; a loader with a ``shard(rank,
+num_replicas)`` method (``BucketBatches``: the text tasks' length buckets) gives its own share.
 """
 from __future__ import annotations
 
@@ -81,6 +86,9 @@ def distribute(loader, seed: int, rank: int | None = None, world_size: int | Non
         wrapper = copy.copy(loader)
         wrapper.loader = distribute(loader.loader, seed, rank, world_size)
         return wrapper
+    if hasattr(loader, "shard"):  # seeded already: every rank draws the same epochs and keeps its share
+        return loader.shard(comm.rank() if rank is None else rank,
+                            comm.world_size() if world_size is None else world_size)
     _check_loader(loader, "training")
     sampler = DistributedSampler(loader.dataset, num_replicas=world_size, rank=rank,
                                  shuffle=isinstance(loader.sampler, RandomSampler), seed=seed)
@@ -90,6 +98,8 @@ def distribute(loader, seed: int, rank: int | None = None, world_size: int | Non
 
 def shard(loader, rank: int, world_size: int) -> DataLoader:
     """This rank's contiguous share of an evaluation loader's samples, in the loader's order."""
+    if hasattr(loader, "shard"):
+        return loader.shard(rank, world_size)
     _check_loader(loader, "evaluation")
     sampler = loader.sampler
     order = sampler.index_array() if hasattr(sampler, "index_array") else np.fromiter(sampler, dtype=np.int64)
@@ -239,6 +249,9 @@ class DDPStrategy(Strategy):
             return step.evaluate(loader)
         for model in step.models.values():
             broadcast_tensors(list(model.buffers()))
+        if hasattr(step, "evaluate_sums"):  # figures that are not means over samples, from sums that add
+            sums = comm.all_gather_object(step.evaluate_sums(loader, self.rank, self.world_size))
+            return step.figures_from_sums(step.add_sums(sums))
         part = shard(loader, self.rank, self.world_size)
         whole = getattr(step, "whole_figures", None)
         figures = step.evaluate(part) if whole is None else step.evaluate(part, whole=False)

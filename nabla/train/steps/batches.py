@@ -7,8 +7,17 @@
 loader's state (``state_dict``), so a resumed run draws the same batches.  Not shuffled: the split sorted by
 length once (evaluation).  ``limit``: only that many samples, evenly spaced over the split (so a split
 ordered by book keeps every book's share).
+
+Data parallelism (``shard(rank, num_replicas)``, a copy): every rank builds the same epoch of batches from
+the same generator, so the ranks' generators stay equal and a checkpoint's loader state (rank 0's) resumes
+on any number of processes.  Shuffled (training): rank r takes batches r, r+N, r+2N, ... and the epoch's
+last ``len % N`` batches are dropped (PyTorch's ``drop_last``), so every rank takes ``len // N`` steps.
+Not shuffled (evaluation): rank r takes its contiguous share of the sorted batches (``np.array_split``),
+nothing dropped, so the ranks together score every sample once.
 """
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 
@@ -32,12 +41,37 @@ class BucketBatches:
             np.unique(np.linspace(0, n - 1, int(limit)).round().astype(np.int64))
         self.sampler = BucketBatchSampler(lengths[self.indices], batch_size, shuffle=shuffle,
                                           seed=seed if shuffle else None)
+        self.rank, self.num_replicas = 0, 1
+
+    def shard(self, rank: int, num_replicas: int) -> "BucketBatches":
+        """This rank's share of every epoch (see the module docstring), sharing the data set and sampler."""
+        if num_replicas < 1 or not 0 <= rank < num_replicas:
+            raise ValueError(f"BucketBatches.shard: rank must be in [0, num_replicas), got rank {rank} of "
+                             f"{num_replicas}")
+        if self.num_replicas != 1:
+            raise ValueError("BucketBatches.shard: the batches are already a shard")
+        part = copy.copy(self)
+        part.sampler = copy.deepcopy(self.sampler)  # its own generator, in the same state as every rank's
+        part.rank, part.num_replicas = rank, num_replicas
+        return part
+
+    def _mine(self, count: int) -> list:
+        """The positions of this rank's batches among an epoch's ``count``."""
+        if self.num_replicas == 1:
+            return list(range(count))
+        if self.sampler.shuffle:
+            return list(range(self.rank, count - count % self.num_replicas, self.num_replicas))
+        return np.array_split(np.arange(count), self.num_replicas)[self.rank].tolist()
 
     def __len__(self) -> int:
-        return len(self.sampler)
+        return len(self._mine(len(self.sampler)))
 
     def __iter__(self):
-        for idx in self.sampler.index_batches():
+        batches = self.sampler.index_batches()
+        if self.num_replicas > 1:  # the whole epoch drawn on every rank: the generators stay the same
+            batches = list(batches)
+            batches = [batches[i] for i in self._mine(len(batches))]
+        for idx in batches:
             yield batch_tensors(self.dataset, self.indices[idx])
 
     def state_dict(self) -> dict:

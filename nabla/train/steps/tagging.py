@@ -10,6 +10,11 @@ over the real tokens,
 segmentation (``nabla.metrics.word_segmentation``: per-character accuracy, precision / recall / F1 of the
 "begins a word" tag, word F1) of the argmax tags.  Batches hold samples of similar length
 (``BucketBatchSampler``: little padding).
+
+Data parallelism: ``evaluate_sums(dataset, rank, num_replicas)`` scores the rank's contiguous share of the
+samples and gives the summed loss, the token count and ``WordSegmentationScores``' counts (characters, tp,
+fp, fn, words; a word never crosses a sample, so the counts of disjoint samples add); the ranks add theirs
+and ``figures_from_sums`` computes the scores from the total: one process's figures.
 """
 from __future__ import annotations
 
@@ -32,23 +37,25 @@ def tagging_loss(loss_fn, logits, tags):
     return loss_fn(logits.reshape(-1, logits.shape[-1]), tags.reshape(-1))
 
 
-def predict_tags(model, dataset, batch_size: int = EVAL_BATCH, limit: int | None = None) -> tuple:
-    """``(tags, loss_sum, count)``: the argmax tags of (the first ``limit``) samples, flat in sample order
-    (as ``dataset.tags``), and the summed cross-entropy over their real tokens (call in eval mode, without
-    a graph).  Each batch's tags go straight to their place in the flat array (``dataset.offsets``)."""
+def predict_tags(model, dataset, batch_size: int = EVAL_BATCH, limit: int | None = None, start: int = 0) -> tuple:
+    """``(tags, loss_sum, count)``: the argmax tags of samples ``start`` to ``limit`` (default: all), flat in
+    sample order (as ``dataset.tags``), and the summed cross-entropy over their real tokens (call in eval
+    mode, without a graph).  Each batch's tags go straight to their place in the flat array
+    (``dataset.offsets``)."""
     n = len(dataset) if limit is None else min(int(limit), len(dataset))
-    order = np.argsort(dataset.lengths[:n], kind="stable")  # similar lengths: little padding
+    order = start + np.argsort(dataset.lengths[start:n], kind="stable")  # similar lengths: little padding
     loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX, reduction="sum")
-    out = np.zeros(int(dataset.lengths[:n].sum()), np.int64)
+    out = np.zeros(int(dataset.lengths[start:n].sum()), np.int64)
+    first = int(dataset.offsets[start]) if n > start else 0
     total, count = 0.0, 0
-    for a in range(0, n, batch_size):
+    for a in range(0, n - start, batch_size):
         idx = order[a:a + batch_size]
         tokens, lengths, tags = batch_tensors(dataset, idx)
         logits = model(tokens, lengths)
         total += float(tagging_loss(loss_fn, logits, tags).item())
         count += int(lengths.data.sum())
         real = tags.data != IGNORE_INDEX
-        where = dataset.offsets[idx][:, None] + np.arange(real.shape[1])
+        where = dataset.offsets[idx][:, None] - first + np.arange(real.shape[1])
         out[where[real]] = logits.data.argmax(-1)[real]
     return out, total, count
 
@@ -97,4 +104,25 @@ class TaggingStep(Step):
 
     def evaluate(self, dataset) -> dict:
         res = evaluate_tagger(self.model, dataset)
+        return {k: res[k] for k in self.REPORTED}
+
+    def evaluate_sums(self, dataset, rank: int = 0, num_replicas: int = 1) -> dict:
+        """The rank's contiguous share of ``dataset``'s samples scored: ``{"loss_sum", "tokens", counts...}``."""
+        cuts = np.cumsum([0] + [len(p) for p in np.array_split(np.arange(len(dataset)), num_replicas)])
+        a, b = int(cuts[rank]), int(cuts[rank + 1])
+        tags, total, count = self.run_eval(predict_tags, self.model, dataset, EVAL_BATCH, b, a)
+        scores = WordSegmentationScores(IGNORE_INDEX)
+        if b > a:
+            first = int(dataset.offsets[a])
+            scores.update(tags, dataset.tags[first:first + tags.size], dataset.lengths[a:b])
+        return {"loss_sum": total, "tokens": count, **scores.counts}
+
+    @staticmethod
+    def add_sums(parts: list) -> dict:
+        return {k: sum(p[k] for p in parts) for k in parts[0]}
+
+    def figures_from_sums(self, sums: dict) -> dict:
+        scores = WordSegmentationScores(IGNORE_INDEX)
+        scores.counts = {k: v for k, v in sums.items() if k not in ("loss_sum", "tokens")}
+        res = {"loss": sums["loss_sum"] / max(sums["tokens"], 1), **scores.compute()}
         return {k: res[k] for k in self.REPORTED}

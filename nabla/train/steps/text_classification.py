@@ -5,13 +5,19 @@ One step:  (tokens (B, T), lengths (B,), labels (B,)) -> logits = model(tokens, 
 Batches hold sequences of similar length (``BucketBatchSampler``: little padding); evaluation sorts the
 whole split by length once.  The validation figures are the loss, the accuracy and the macro-F1 (the
 mean over classes of each class's F1, so that a rare book counts as much as the Psalms).
+
+Data parallelism: ``evaluate_sums(loader)`` gives the sums the figures come from (the summed loss, the
+sample count and the confusion matrix ``C[i, j]``); the ranks add theirs (``DDPStrategy.evaluate``) and
+``figures_from_sums`` turns the total into the figures: accuracy ``trace(C) / n`` and macro-F1 from the
+summed per-class counts (tp = C[i, i], fp = column sum - tp, fn = row sum - tp), never a mean of the
+ranks' F1s, so the figures are one process's.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ...ops.loss import cross_entropy
-from ..metrics import accuracy, precision_recall_f1
+from ..metrics import accuracy, confusion_matrix, precision_recall_f1
 from .base import Step
 from .batches import BucketBatches
 
@@ -66,5 +72,36 @@ class TextClassificationStep(Step):
 
     def evaluate(self, loader) -> dict:
         """Mean loss, accuracy and macro-F1 over all of ``loader``."""
+        return self.figures_from_sums(self.evaluate_sums(loader))
+
+    def evaluate_sums(self, loader, rank: int = 0, num_replicas: int = 1) -> dict:
+        """``{"loss_sum", "n", "confusion"}`` over the rank's share of ``loader`` (``BucketBatches.shard``; the
+        confusion None when it is empty): sums that add over the shards of a data set."""
+        if num_replicas > 1:
+            loader = loader.shard(rank, num_replicas)
         logits, labels, loss = self.predict(loader)
-        return {"loss": loss, **classification_figures(logits, labels)} if len(labels) else {"loss": loss}
+        cm = confusion_matrix(logits.argmax(1), labels, num_classes=logits.shape[1]) if len(labels) else None
+        return {"loss_sum": loss * len(labels), "n": len(labels), "confusion": cm}
+
+    @staticmethod
+    def figures_from_sums(sums: dict) -> dict:
+        """Mean loss, accuracy and macro-F1 from (summed) ``evaluate_sums``; macro-F1 as
+        ``precision_recall_f1``: F1_i = 2 P_i R_i / (P_i + R_i), P_i = tp / (tp + fp), R_i = tp / (tp + fn)."""
+        n, cm = sums["n"], sums["confusion"]
+        loss = sums["loss_sum"] / n if n else 0.0
+        if not n:
+            return {"loss": loss}
+        cm = cm.astype(np.float64)
+        tp, predicted, true = np.diag(cm), cm.sum(0), cm.sum(1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            precision = np.where(predicted > 0, tp / predicted, 0.0)
+            recall = np.where(true > 0, tp / true, 0.0)
+            f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+        return {"loss": loss, "accuracy": float(tp.sum() / n), "macro_f1": float(f1.mean())}
+
+    @staticmethod
+    def add_sums(parts: list) -> dict:
+        """The ``evaluate_sums`` of several shards added (empty shards skipped)."""
+        full = [p for p in parts if p["n"]]
+        return {"loss_sum": sum(p["loss_sum"] for p in full), "n": sum(p["n"] for p in full),
+                "confusion": sum(p["confusion"] for p in full) if full else None}

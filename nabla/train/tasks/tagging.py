@@ -3,14 +3,19 @@
 (padding ignored); the report scores the test split per character (accuracy, precision / recall / F1 of
 the "begins a word" tag) and per word (segmentation F1), beside the dictionary baseline (greedy forward
 maximum matching with the training split's words, ``nabla.metrics.max_match``), and shows one test
-verse segmented both ways."""
+verse segmented both ways.
+
+Data-parallel (``mpiexec -n N nabla train``): each rank trains on its share of every epoch's length buckets
+(``BucketBatches.shard``: batches r, r+N, ...; the epoch's last ``len % N`` batches dropped); validation
+scores each rank's share of the samples and adds the segmentation counts (``TaggingStep.evaluate_sums``);
+the final report is rank 0's over the test split (the weights are the same on every rank), broadcast."""
 from __future__ import annotations
 
 import inspect
 
 import numpy as np
 
-from ... import nn
+from ... import comm, nn
 from ...data.datasets import get_dataset_class
 from ...data.text.segmentation import insert_spaces
 from ...data.text.vocab import Vocab
@@ -61,6 +66,7 @@ def _example(test, k, model_tags, base_tags, echo) -> dict:
 
 class TaggingTask(Task):
     name = "tagging"
+    data_parallel = True
 
     def load(self, dataset, settings, download, config=None):
         vocab = Vocab.from_dict(config["vocab"]["tokens"]) if config and "vocab" in config else None
@@ -77,6 +83,13 @@ class TaggingTask(Task):
         return step, TagBatches(data.train, settings["batch_size"], seed=settings["seed"]), data.val
 
     def final_report(self, trainer, data, settings, run, echo):
+        """The test report (rank 0's in a data-parallel run, broadcast to the others)."""
+        if trainer.strategy.world_size == 1:
+            return self._final_report(trainer, data, run, echo)
+        result = self._final_report(trainer, data, run, echo) if trainer.strategy.is_global_zero else None
+        return comm.broadcast_object(result, 0)
+
+    def _final_report(self, trainer, data, run, echo):
         test = tagging_split(run["dataset"], "test", run["download"], data.train.vocab)
         k = len(test) if run.get("eval_limit") is None else min(int(run["eval_limit"]), len(test))
         res = evaluate_tagger(trainer.model, test, limit=k, return_tags=True)

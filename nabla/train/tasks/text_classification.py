@@ -8,6 +8,11 @@ prediction scored by its testament), the most confused pairs of classes, and the
 matplotlib is installed, ``confusion.png`` (rows normalised: each true class's share per prediction).
 The checkpoint records the vocabulary, the class names and the majority class, so ``nabla eval`` needs
 nothing else; ``nabla sample CKPT --prompt TEXT`` prints the likeliest classes of the prompt.
+
+Data-parallel (``mpiexec -n N nabla train``): each rank trains on its share of every epoch's length buckets
+(``BucketBatches.shard``: batches r, r+N, ...; the epoch's last ``len % N`` batches dropped so every rank
+takes the same steps); validation is sharded and its confusion counts added (``TextClassificationStep``);
+the final report is rank 0's over the whole test split (the weights are the same on every rank), broadcast.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import os
 
 import numpy as np
 
+from ... import comm
 from ...autograd.grad_mode import no_grad
 from ...autograd.tensor import from_numpy
 from ...data.datasets import get_dataset_class
@@ -122,6 +128,7 @@ def _vocab(config) -> Vocab:
 
 class TextClassificationTask(Task):
     name = "text-classification"
+    data_parallel = True
 
     def load(self, dataset, settings, download, config=None):
         vocab = _vocab(config) if config else None  # a resumed run keeps its vocabulary
@@ -146,6 +153,13 @@ class TextClassificationTask(Task):
         return {"loss": loss, **res}, groups
 
     def final_report(self, trainer, data, settings, run, echo):
+        """The test figures (rank 0's in a data-parallel run, broadcast to the others)."""
+        if trainer.strategy.world_size == 1:
+            return self._final_report(trainer, data, run, echo)
+        result = self._final_report(trainer, data, run, echo) if trainer.strategy.is_global_zero else None
+        return comm.broadcast_object(result, 0)
+
+    def _final_report(self, trainer, data, run, echo):
         config = data.config
         res, groups = self._test(trainer.model, config, run["dataset"], run["download"], run.get("eval_limit"))
         for line in summary_lines(res, groups):
