@@ -39,8 +39,8 @@ __all__ = ["rank", "world_size", "is_distributed", "launched_size", "all_reduce"
 
 # environment variables an MPI launcher sets to the number of processes it started (MPICH's Hydra and
 # Intel MPI: PMI_SIZE; Open MPI: OMPI_COMM_WORLD_SIZE; PMIx launchers, e.g. Slurm's srun: PMIX_SIZE ...)
-_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS")
-_RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
+# (Slurm's SLURM_NTASKS alone does not mean that this process is an MPI rank, so it is not read)
+_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE")
 _OPS = ("sum", "max", "min", "prod")
 _state: dict = {"comm": None}
 
@@ -52,7 +52,7 @@ class MPIUnavailableError(RuntimeError):
 def launched_size() -> int:
     """How many processes the MPI launcher says it started (1 when none did); read from the environment,
     without importing mpi4py."""
-    for name in _SIZE_VARIABLES[:3]:  # SLURM_NTASKS alone does not mean this process is an MPI rank
+    for name in _SIZE_VARIABLES:
         value = os.environ.get(name)
         if value and value.strip().isdigit():
             return int(value)
@@ -97,9 +97,12 @@ def is_distributed() -> bool:
     return world_size() > 1
 
 
-def _mpi_op(op: str):
+def _check_op(op: str) -> None:
     if op not in _OPS:
         raise ValueError(f"all_reduce: op must be one of {', '.join(_OPS)}, got {op!r}")
+
+
+def _mpi_op(op: str):
     from mpi4py import MPI
     return {"sum": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN, "prod": MPI.PROD}[op]
 
@@ -116,11 +119,10 @@ def _check_array(name: str, array) -> np.ndarray:
 def all_reduce(array: np.ndarray, op: str = "sum") -> np.ndarray:
     """Reduce ``array`` elementwise over all ranks with ``op``; every rank's array holds the result
     (in place, also returned).  ``op``: "sum", "max", "min" or "prod"."""
+    _check_op(op)
     comm = _comm()
     array = _check_array("all_reduce", array)
     if comm is None:
-        if op not in _OPS:
-            raise ValueError(f"all_reduce: op must be one of {', '.join(_OPS)}, got {op!r}")
         return array
     from mpi4py import MPI
     comm.Allreduce(MPI.IN_PLACE, array, op=_mpi_op(op))
@@ -146,15 +148,13 @@ def iall_reduce(array: np.ndarray, op: str = "sum"):
     """Start ``all_reduce(array, op)`` and return at once; ``request.wait()`` returns when ``array`` holds the
     result (until then the array must not be touched).  With MPICH's defaults the transfer progresses inside
     MPI calls, so the overlap with computation it buys depends on the MPI library and on spare cores."""
+    _check_op(op)
     comm = _comm()
     array = _check_array("iall_reduce", array)
-    op_ = _mpi_op(op) if comm is not None else None
     if comm is None:
-        if op not in _OPS:
-            raise ValueError(f"all_reduce: op must be one of {', '.join(_OPS)}, got {op!r}")
         return _Done()
     from mpi4py import MPI
-    return _Request(comm.Iallreduce(MPI.IN_PLACE, array, op=op_))
+    return _Request(comm.Iallreduce(MPI.IN_PLACE, array, op=_mpi_op(op)))
 
 
 def broadcast(array: np.ndarray, src: int = 0) -> np.ndarray:

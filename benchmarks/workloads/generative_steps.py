@@ -119,15 +119,19 @@ def _eps(batch: int) -> np.ndarray:
     return np.random.default_rng(EPS_SEED).standard_normal((batch, LATENT_VAE), dtype=np.float32)
 
 
-def _vae_nabla(cfg):
+def _nabla_model(cfg, name: str):
+    """``(model, x, Adam)`` for the registry's ``name`` with the run's shared weights and batch, in train mode."""
     nb = framework("nabla", "nn", "optim")
     from nabla.models import build_model
-    from nabla.models.vae import elbo_terms
-    x = nb.tensor(_load(cfg))
-    model = build_model("vae", (1, 28, 28), 10)
+    model = build_model(name, (1, 28, 28), 10)
     load_params(nb, model, cfg)
     model.train()
-    opt = nb.optim.Adam(model.parameters(), lr=cfg["lr"])
+    return model, nb.tensor(_load(cfg)), nb.optim.Adam(model.parameters(), lr=cfg["lr"])
+
+
+def _vae_nabla(cfg):
+    from nabla.models.vae import elbo_terms
+    model, x, opt = _nabla_model(cfg, "vae")
 
     def loss():
         rec, kl = elbo_terms(model, x, generator=EPS_SEED)   # as VAEStep.train_step, eps from a fixed seed
@@ -419,13 +423,7 @@ def torch_pixelcnn(torch, hidden=32, blocks=6, channels=1):
 
 
 def _pixelcnn_nabla(cfg):
-    nb = framework("nabla", "nn", "optim")
-    from nabla.models import build_model
-    x = nb.tensor(_load(cfg))
-    model = build_model("pixelcnn", (1, 28, 28), 10)
-    load_params(nb, model, cfg)
-    model.train()
-    opt = nb.optim.Adam(model.parameters(), lr=cfg["lr"])
+    model, x, opt = _nabla_model(cfg, "pixelcnn")
     return training_step(opt, lambda: model.nll(x).mean())   # as AutoregressiveStep.train_step
 
 

@@ -43,7 +43,7 @@ def world_size() -> int:
 
 def is_initialized() -> bool:
     """Whether this process is one of several MPI ranks (``torch.distributed.is_initialized``)."""
-    return comm.world_size() > 1
+    return comm.is_distributed()
 
 
 def _array(x, what: str):
@@ -54,10 +54,7 @@ def _array(x, what: str):
             return x._bump()
         return (x.data if x.data.flags.c_contiguous else np.ascontiguousarray(x.data)), put
     if isinstance(x, np.ndarray):
-        if not x.flags.c_contiguous:
-            raise ValueError(f"{what}: the array must be C-contiguous (it is changed in place); pass "
-                             "np.ascontiguousarray(a) and use the returned array")
-        return x, lambda a: x
+        return comm._check_array(what, x), lambda a: x
     raise TypeError(f"{what}: expected a Tensor or a NumPy array, got {type(x).__name__}")
 
 

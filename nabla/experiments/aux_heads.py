@@ -44,7 +44,7 @@ from .. import nn
 from ..models.googlenet import googlenet_loss, googlenet_small
 from .base import register_experiment
 from .common import (CpuBudget, GradientRecorder, evaluate, format_claims, load_images, moving_average, say,
-                     train_classifier)
+                     tail_mean, train_classifier)
 
 CLAIM = ("GoogLeNet's auxiliary classifiers help the gradient reach the early layers (a larger share at the first "
          "layer) without costing accuracy")
@@ -112,7 +112,7 @@ def _train_one(kind, model, train, test, probe, budget, batch, echo) -> dict:
     during = shares(np.array(grads.values))
     ev = evaluate(model, test)
     main_losses = np.asarray(fit["trainer"].step_history["main_cross_entropy"], dtype=np.float64)
-    say(echo, "aux-heads", kind, len(fit["losses"]), float(main_losses[-max(1, len(main_losses) // 10):].mean()),
+    say(echo, "aux-heads", kind, len(fit["losses"]), tail_mean(main_losses),
         fit["time"], f", first-layer share {float(during[:, 0].mean()):.3g}, test accuracy {ev['accuracy']:.2%}")
     return {"params": model.num_parameters(), "steps": len(fit["losses"]), "cpu": clock.cpu(),
             "epochs": len(fit["losses"]) * batch / len(train), "layers": [n for n, _ in layers],

@@ -45,7 +45,7 @@ from ..nn import functional as F
 from ..train.steps.classification import SupervisedStep
 from . import multi_label_measures as mlm
 from .base import register_experiment
-from .common import format_claims, make_optimizer, say, tail_mean, train_classifier
+from .common import format_claims, say, tail_mean, train_classifier
 from .multi_label_data import mnist_digits, overlaid_sets
 
 CLAIM = ("softmax does not suit multi-label classification: its outputs compete, so independent sigmoids with "
@@ -81,8 +81,8 @@ def train_head(head: str, train, steps: int, batch: int, echo, label: str):
     """The network trained with ``head``'s loss (same seed, same batches for both heads); returns (model, fit)."""
     nb.manual_seed(0)
     model = build_model(MODEL, (1, 28, 28), 10)
-    fit = train_classifier(model, train, steps, batch_size=batch, optimizer=make_optimizer(model, "adam", 1e-3),
-                           seed=0, loss_fn=HEADS[head](), metrics=(), echo=echo, label=f"multi-label: {label}")
+    fit = train_classifier(model, train, steps, batch_size=batch, seed=0, loss_fn=HEADS[head](), echo=echo,
+                           label=f"multi-label: {label}")   # the default optimizer: Adam, lr 1e-3
     say(echo, "multi-label", label, len(fit["losses"]), tail_mean(fit["losses"]), fit["time"])
     return model, fit
 

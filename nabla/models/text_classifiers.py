@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import nn
 from ..autograd.tensor import Tensor, from_numpy
+from ..nn.utils.rnn import sequence_mask
 from ..ops.shape import cat
 from .registry import Option, register_model
 
@@ -43,7 +44,7 @@ def _lengths(tokens, lengths) -> np.ndarray:
 
 def padding_mask(lengths: np.ndarray, T: int) -> np.ndarray:
     """(B, T) bool, True at padding positions (t >= length): PyTorch's key_padding_mask convention."""
-    return np.arange(T)[None, :] >= lengths[:, None]
+    return ~sequence_mask(lengths, T).data
 
 
 def masked_mean(h, lengths: np.ndarray):

@@ -32,9 +32,10 @@ class _SyncNormalize(Function):
         c = x.shape[1]
         self.axes = (0,) + tuple(range(2, x.ndim))
         self.pshape = (1, c) + (1,) * (x.ndim - 2)
-        x64 = x.astype(np.float64, copy=False)
-        local = np.concatenate([_channel_sum(x64, self.axes), _channel_sum(np.square(x64), self.axes),
-                                [x.size // c]])
+        x64 = x.astype(np.float64)     # a copy even for float64 input: it is squared in place below
+        sums = _channel_sum(x64, self.axes)
+        local = np.concatenate([sums, _channel_sum(np.square(x64, out=x64), self.axes), [x.size // c]])
+        del x64
         total = comm.all_reduce(np.ascontiguousarray(local))
         self.count = total[-1]
         if self.count <= 1:

@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from ..autograd.tensor import Tensor
+from .metrics import precision_recall_f1
 
 __all__ = ["binary_accuracy", "binary_precision_recall_f1", "binary_auroc", "binary_log_loss", "binary_scores",
            "constant_baseline"]
@@ -48,12 +49,9 @@ def binary_accuracy(logits, target, threshold: float = 0.0) -> float:
 def binary_precision_recall_f1(logits, target, threshold: float = 0.0) -> tuple:
     """``(precision, recall, F1)`` of the positive class, each 0 where its denominator is 0."""
     z, t = _pair(logits, target)
-    pred = z > threshold
-    tp, fp, fn = int((pred & t).sum()), int((pred & ~t).sum()), int((~pred & t).sum())
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1
+    precision, recall, f1 = precision_recall_f1((z > threshold).astype(np.int64), t.astype(np.int64), num_classes=2,
+                                                average="none")
+    return float(precision[1]), float(recall[1]), float(f1[1])   # class 1: the positive class
 
 
 def binary_auroc(scores, target) -> float:

@@ -44,7 +44,13 @@ def confusion_matrix(pred, target, num_classes: int | None = None) -> np.ndarray
 def precision_recall_f1(pred, target, num_classes: int | None = None, average: str = "macro"):
     """Per-class precision, recall and F1 from the confusion matrix; 'macro' averages them,
     'micro' pools all decisions (equal to accuracy for single-label data), 'none' returns arrays."""
-    cm = confusion_matrix(pred, target, num_classes).astype(np.float64)
+    return scores_from_confusion(confusion_matrix(pred, target, num_classes), average)
+
+
+def scores_from_confusion(cm, average: str = "macro"):
+    """``precision_recall_f1`` from a confusion matrix (C[i, j]: true i predicted j) already counted, e.g.
+    summed over the shards of a data-parallel evaluation."""
+    cm = np.asarray(cm, dtype=np.float64)
     tp = np.diag(cm)
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(cm.sum(0) > 0, tp / cm.sum(0), 0.0)

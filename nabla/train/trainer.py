@@ -105,6 +105,7 @@ class Trainer:
         self.step_history: dict[str, list] = {}
         self.epoch = 0              # epochs completed
         self.global_step = 0        # optimizer steps done
+        self._checked_step = -1     # the step whose loss check_finite already saw (one collective check a step)
         self.batch_in_epoch = 0     # batches of the current epoch done
         self.elapsed = 0.0          # seconds of training (evaluation excluded)
         self.stop_training = False
@@ -148,6 +149,7 @@ class Trainer:
     def check_finite(self, value: float) -> None:
         """TrainingDiverged if the loss is NaN or infinite (on any rank: every rank stops at the same step)."""
         bad = self.strategy.nonfinite_loss(value)
+        self._checked_step = self.global_step
         if bad is not None:
             value, rank = bad
             lr = self.optimizer.param_groups[0]["lr"] if self.optimizer is not None else float("nan")
@@ -275,7 +277,8 @@ class Trainer:
     def _one_step(self, batch, bar) -> dict:
         self._set_budget_lr()
         logs = self.step.train_step(batch)
-        self.check_finite(logs["loss"])
+        if self._checked_step != self.global_step:  # a step that does not check its own loss (Step.minimize does)
+            self.check_finite(logs["loss"])
         self.global_step += 1
         self.batch_in_epoch += 1
         n = logs.pop("batch_size", 1)

@@ -127,7 +127,7 @@ class KJVSegment(TextDataset, Dataset):
         offsets, lengths = self.offsets[idx], self.lengths[idx]
         tokens = gather_padded(self.ids, offsets, lengths, self.vocab.pad_index)
         tags = gather_padded(self.tags, offsets, lengths, IGNORE_INDEX)
-        return tokens, lengths.copy(), tags
+        return tokens, lengths, tags   # lengths: already a copy (fancy indexing)
 
     def __getitem__(self, index):
         _require_int_index(index, type(self).__name__)

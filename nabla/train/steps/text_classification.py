@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...ops.loss import cross_entropy
-from ..metrics import accuracy, confusion_matrix, precision_recall_f1
+from ..metrics import accuracy, confusion_matrix, precision_recall_f1, scores_from_confusion
 from .base import Step
 from .batches import BucketBatches
 
@@ -85,19 +85,12 @@ class TextClassificationStep(Step):
 
     @staticmethod
     def figures_from_sums(sums: dict) -> dict:
-        """Mean loss, accuracy and macro-F1 from (summed) ``evaluate_sums``; macro-F1 as
-        ``precision_recall_f1``: F1_i = 2 P_i R_i / (P_i + R_i), P_i = tp / (tp + fp), R_i = tp / (tp + fn)."""
+        """Mean loss, accuracy and macro-F1 from (summed) ``evaluate_sums`` (``scores_from_confusion``)."""
         n, cm = sums["n"], sums["confusion"]
         loss = sums["loss_sum"] / n if n else 0.0
         if not n:
             return {"loss": loss}
-        cm = cm.astype(np.float64)
-        tp, predicted, true = np.diag(cm), cm.sum(0), cm.sum(1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            precision = np.where(predicted > 0, tp / predicted, 0.0)
-            recall = np.where(true > 0, tp / true, 0.0)
-            f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-        return {"loss": loss, "accuracy": float(tp.sum() / n), "macro_f1": float(f1.mean())}
+        return {"loss": loss, "accuracy": float(np.trace(cm) / n), "macro_f1": scores_from_confusion(cm)[2]}
 
     @staticmethod
     def add_sums(parts: list) -> dict:
