@@ -71,17 +71,23 @@ class _BatchNorm(Module):
         if self.training and input.data.size // max(input.shape[1], 1) <= 1:
             raise ValueError(f"{type(self).__name__}: expected more than 1 value per channel when training, got "
                              f"input of shape {tuple(input.shape)}")
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.data[...] += 1
-            self.num_batches_tracked._bump()
-            if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / float(self.num_batches_tracked.data)
+        factor = self._momentum_factor() if self.training else 0.0
         use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         return F.batch_norm(input,
                             self.running_mean if not self.training or self.track_running_stats else None,
                             self.running_var if not self.training or self.track_running_stats else None,
                             self.weight, self.bias, use_batch_stats, factor, self.eps)
+
+    def _momentum_factor(self) -> float:
+        """A training batch's weight in the running statistics (counting it in ``num_batches_tracked``):
+        ``momentum``, or 1 / batches seen with momentum=None (a cumulative moving average)."""
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.track_running_stats:
+            self.num_batches_tracked.data[...] += 1
+            self.num_batches_tracked._bump()
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked.data)
+        return factor
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

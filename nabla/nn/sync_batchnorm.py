@@ -40,12 +40,7 @@ class SyncBatchNorm(_BatchNorm):
         if not self.training or comm.world_size() == 1:
             return super().forward(input)   # plain batch norm: the same numbers
         self._check_input(input)
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.track_running_stats:
-            self.num_batches_tracked.data[...] += 1
-            self.num_batches_tracked._bump()
-            if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked.data)
+        factor = self._momentum_factor()
         c, dt = self.num_features, input.data.dtype
         weight = self.weight if self.affine else Tensor(np.ones(c, dtype=dt))
         bias = self.bias if self.affine else Tensor(np.zeros(c, dtype=dt))

@@ -275,15 +275,20 @@ def batch_norm(input, running_mean=None, running_var=None, weight=None, bias=Non
     stats = {}
     out = _Normalize.apply(x, *_affine_inputs(x, weight, bias, c), axes=axes, pshape=pshape, eps=eps, stats=stats)
     if training and running_mean is not None and running_var is not None:
-        mean, var = stats["mean"], stats["var"]
-        rm, rv = running_mean.data, running_var.data
-        rm *= 1.0 - momentum
-        rm += momentum * mean.reshape(c)
-        rv *= 1.0 - momentum
-        rv += momentum * var.reshape(c) * (m / (m - 1))
-        running_mean._bump()
-        running_var._bump()
+        update_running_stats(running_mean, running_var, stats["mean"], stats["var"], m, momentum)
     return out
+
+
+def update_running_stats(running_mean, running_var, mean, var, m, momentum: float) -> None:
+    """running <- (1 - momentum) running + momentum batch statistic, in place, the variance unbiased
+    (var * m / (m - 1), m values per channel), as PyTorch; ``mean``/``var`` the biased batch statistics."""
+    rm, rv = running_mean.data, running_var.data
+    rm *= 1.0 - momentum
+    rm += (momentum * mean.reshape(-1)).astype(rm.dtype, copy=False)
+    rv *= 1.0 - momentum
+    rv += (momentum * var.reshape(-1) * (m / (m - 1))).astype(rv.dtype, copy=False)
+    running_mean._bump()
+    running_var._bump()
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):

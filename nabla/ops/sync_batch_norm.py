@@ -21,7 +21,7 @@ import numpy as np
 from .. import comm
 from ..autograd.function import Function
 from ._util import as_tensor
-from .normalization import _channel_sum
+from .normalization import _channel_sum, update_running_stats
 
 
 class _SyncNormalize(Function):
@@ -72,12 +72,5 @@ def sync_batch_norm(input, weight, bias, running_mean=None, running_var=None, mo
     stats: dict = {}
     out = _SyncNormalize.apply(x, w, b, eps=eps, stats=stats)
     if running_mean is not None and running_var is not None:
-        m = stats["count"]
-        rm, rv = running_mean.data, running_var.data
-        rm *= 1.0 - momentum
-        rm += (momentum * stats["mean"]).astype(rm.dtype)
-        rv *= 1.0 - momentum
-        rv += (momentum * stats["var"] * (m / (m - 1))).astype(rv.dtype)
-        running_mean._bump()
-        running_var._bump()
+        update_running_stats(running_mean, running_var, stats["mean"], stats["var"], stats["count"], momentum)
     return out
