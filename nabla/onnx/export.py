@@ -24,15 +24,33 @@ def _require_onnx():
 
 
 def _as_tensors(example_inputs) -> list:
+    """Tensors as given (token ids stay int64); arrays of integers become int64, anything else float32."""
     from ..autograd import Tensor
     items = list(example_inputs) if isinstance(example_inputs, (tuple, list)) else [example_inputs]
-    return [x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=np.float32)) for x in items]
+
+    def tensor(x):
+        if isinstance(x, Tensor):
+            return x
+        a = np.asarray(x)
+        return Tensor(a.astype(np.int64 if np.issubdtype(a.dtype, np.integer) else np.float32))
+    return [tensor(x) for x in items]
 
 
-def _value_info(onnx, name: str, shape, axes: dict):
-    """A float32 value info with ``axes`` ({index: symbolic name}) left symbolic."""
-    dims = [axes.get(i, int(d)) for i, d in enumerate(shape)]
-    return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, dims)
+def _value_info(onnx, name: str, tensor, axes: dict):
+    """The value info of ``tensor`` (int64 for integer tensors such as token ids, else float32) with
+    ``axes`` ({index: symbolic name}) left symbolic."""
+    dims = [axes.get(i, int(d)) for i, d in enumerate(tensor.shape)]
+    integer = np.issubdtype(np.asarray(tensor.data).dtype, np.integer)
+    return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.INT64 if integer else onnx.TensorProto.FLOAT,
+                                              dims)
+
+
+def _output_names(output_names, count: int) -> list:
+    names = list(output_names) if output_names else (["output"] if count == 1 else [f"output{i}" for i in
+                                                                                    range(count)])
+    if len(names) != count:
+        raise ValueError(f"ONNX export: {len(names)} output_names for the model's {count} outputs")
+    return names
 
 
 def _axes(dynamic_axes, name: str, default: dict) -> dict:
@@ -44,7 +62,8 @@ def _axes(dynamic_axes, name: str, default: dict) -> dict:
 
 def build_graph(model, example_inputs, input_names=None, output_names=None, dynamic_axes=None,
                 graph_name: str = "nabla"):
-    """The ONNX GraphProto of ``model`` on ``example_inputs`` (no file written); the model's outputs for them."""
+    """The ONNX GraphProto of ``model`` on ``example_inputs`` (no file written); the model's outputs for them
+    (one Tensor, or a tuple when the model's emitter returns a tuple of Values: several graph outputs)."""
     onnx = _require_onnx()
     from ..autograd import no_grad
     from . import layers, models  # noqa: F401 - importing registers the emitters
@@ -62,13 +81,16 @@ def build_graph(model, example_inputs, input_names=None, output_names=None, dyna
             out = g.emit(model, *values, path="model")
     finally:
         model.train(was_training)
-    output_name = (list(output_names) if output_names else ["output"])[0]
-    g.nodes.append(onnx.helper.make_node("Identity", [out.name], [output_name], name="output"))
+    outs = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+    names = _output_names(output_names, len(outs))
+    for value, name in zip(outs, names):
+        g.nodes.append(onnx.helper.make_node("Identity", [value.name], [name], name=f"output:{name}"))
     batch = {0: "batch"}
-    inputs = [_value_info(onnx, n, x.shape, _axes(dynamic_axes, n, batch)) for n, x in zip(input_names, xs)]
-    outputs = [_value_info(onnx, output_name, out.shape, _axes(dynamic_axes, output_name, batch))]
+    inputs = [_value_info(onnx, n, x, _axes(dynamic_axes, n, batch)) for n, x in zip(input_names, xs)]
+    outputs = [_value_info(onnx, n, v.tensor, _axes(dynamic_axes, n, batch)) for n, v in zip(names, outs)]
     graph = onnx.helper.make_graph(g.nodes, graph_name, inputs, outputs, initializer=g.initializers)
-    return graph, out.tensor
+    tensors = tuple(v.tensor for v in outs)
+    return graph, tensors if isinstance(out, (tuple, list)) else tensors[0]
 
 
 def export(model, example_inputs, path, opset_version: int = 17, input_names=None, output_names=None,
