@@ -35,6 +35,7 @@ reduces the gradients in ``before_optimizer_step`` (``nabla.distributed.strategy
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass, field
 
 from .. import comm
 from ..autograd.grad_mode import is_grad_enabled
@@ -71,6 +72,27 @@ def _reachable_leaves(outputs) -> set:
             seen_fns.add(id(fn))
             stack.extend(fn.inputs)
     return leaves
+
+
+@dataclass
+class _Reduction:
+    """One backward's reduction: a fresh buffer per bucket, the ``(bucket, index)`` of every gradient not
+    arrived yet, how many each bucket still waits for, and the Iallreduce requests started so far."""
+    buffers: list
+    waiting: set
+    pending: list
+    requests: list = field(default_factory=list)
+
+    @classmethod
+    def start(cls, buckets) -> "_Reduction":
+        sizes = [len(bucket.params) for bucket in buckets]
+        return cls([b.new_buffer() for b in buckets], {(b, i) for b, n in enumerate(sizes) for i in range(n)}, sizes)
+
+    def arrive(self, b: int, i: int) -> bool:
+        """Count gradient i of bucket b in; True when that completes bucket b."""
+        self.waiting.discard((b, i))
+        self.pending[b] -= 1
+        return self.pending[b] == 0
 
 
 class DistributedDataParallel(Module):
@@ -125,12 +147,8 @@ class DistributedDataParallel(Module):
 
     # ------------------------------------------------------------------ the reduction
     def _prepare(self, out) -> None:
-        """A fresh buffer per bucket, nothing arrived yet; unreached parameters counted as done."""
-        step = {"buffers": [b.new_buffer() for b in self._buckets], "arrived": [0] * len(self._buckets),
-                "requests": [], "done": 0, "waiting": set()}
-        for b, bucket in enumerate(self._buckets):
-            step["waiting"].update((b, i) for i in range(len(bucket.params)))
-        self._step = step
+        """A fresh reduction, nothing arrived yet; unreached parameters counted as done."""
+        self._step = _Reduction.start(self._buckets)
         if self.find_unused_parameters:
             reached = _reachable_leaves(out)
             for b, bucket in enumerate(self._buckets):
@@ -141,12 +159,12 @@ class DistributedDataParallel(Module):
     def _hook(self, b: int, i: int):
         def hook(grad):
             step = self._step
-            if step is None or (b, i) not in step["waiting"]:
+            if step is None or (b, i) not in step.waiting:
                 return None  # no_sync, eval, or a backward that this forward did not prepare
             p = self._buckets[b].params[i]
             total = grad.data if p.grad is None else p.grad.data + grad.data  # accumulated, as DDP reduces .grad
             p.grad = None
-            self._buckets[b].put(step["buffers"][b], i, total)
+            self._buckets[b].put(step.buffers[b], i, total)
             if self._arrive(b, i):
                 mine = p.grad
                 p.grad = None  # the engine stores what the hook returns
@@ -157,30 +175,26 @@ class DistributedDataParallel(Module):
     def _arrive(self, b: int, i: int) -> bool:
         """Count parameter i of bucket b in; True when that was the step's last (all reduced now)."""
         step = self._step
-        step["waiting"].discard((b, i))
-        step["arrived"][b] += 1
-        if step["arrived"][b] == len(self._buckets[b].params):
-            step["done"] += 1
-            if self.overlap:
-                step["requests"].append(comm.iall_reduce(step["buffers"][b]))
-        if step["done"] < len(self._buckets):
+        if step.arrive(b, i) and self.overlap:
+            step.requests.append(comm.iall_reduce(step.buffers[b]))
+        if step.waiting:
             return False
         if self.overlap:
-            for request in step["requests"]:
+            for request in step.requests:
                 request.wait()
         else:
-            for buffer in step["buffers"]:
+            for buffer in step.buffers:
                 comm.all_reduce(buffer)
-        for bucket, buffer in zip(self._buckets, step["buffers"]):
+        for bucket, buffer in zip(self._buckets, step.buffers):
             bucket.unpack(buffer, self.world_size)
         self._step = None
         return True
 
     def _check_finished(self) -> None:
         step = self._step
-        if step is None or not any(step["arrived"]):
-            return
-        missing = sorted(self._names.get(id(self._buckets[b].params[i]), "?") for b, i in step["waiting"])
+        if step is None or sum(step.pending) == sum(len(b.params) for b in self._buckets):
+            return  # nothing arrived: no backward ran since the forward
+        missing = sorted(self._names.get(id(self._buckets[b].params[i]), "?") for b, i in step.waiting)
         self._step = None
         raise RuntimeError(f"DistributedDataParallel: the last backward gave no gradient to {len(missing)} "
                            f"parameter(s) ({', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}), so their "
