@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...ops.loss import cross_entropy
-from ..metrics import accuracy, confusion_matrix, precision_recall_f1, scores_from_confusion
+from ..metrics import accuracy, confusion_matrix, scores_from_confusion
 from .base import Step
 from .batches import BucketBatches
 
@@ -40,12 +40,6 @@ def predict_sequences(model, loader) -> tuple:
         return np.zeros((0, 0), np.float32), np.zeros(0, np.int64), 0.0
     logits, labels = np.concatenate(logits), np.concatenate(labels)
     return logits, labels, loss_sum / len(labels)
-
-
-def classification_figures(logits, labels) -> dict:
-    """Accuracy and macro-F1 (over all the model's classes) of logits (N, C) against labels (N,)."""
-    _, _, f1 = precision_recall_f1(logits, labels, num_classes=logits.shape[1], average="macro")
-    return {"accuracy": accuracy(logits, labels), "macro_f1": f1}
 
 
 class TextClassificationStep(Step):

@@ -27,7 +27,7 @@ from ...data.datasets import get_dataset_class
 from ...data.text.vocab import Vocab, pad_sequences
 from ..callbacks import write_json
 from ..metrics import confusion_matrix
-from ..steps.text_classification import SequenceBatches, TextClassificationStep, classification_figures
+from ..steps.text_classification import SequenceBatches, TextClassificationStep
 from .base import RunData, Task, register_task
 
 EVAL_BATCH = 256
@@ -55,15 +55,17 @@ def confused_pairs(cm: np.ndarray, classes, k: int = TOP_PAIRS) -> list:
 
 def figures(logits, labels, classes, majority: int, groups: dict) -> dict:
     """Everything the report prints (see the module docstring), as JSON-able numbers."""
-    pred = logits.argmax(1)
-    out = {"n": int(len(labels)), **classification_figures(logits, labels),
+    pred = logits.argmax(1)  # once: the accuracy, macro-F1, groups and confused pairs all come from it
+    cm = confusion_matrix(pred, labels, num_classes=len(classes))
+    out = {"n": int(len(labels)), **TextClassificationStep.figures_from_sums({"loss_sum": 0.0, "n": len(labels),
+                                                                                "confusion": cm}),
            "majority_class": classes[majority], "majority_accuracy": float(np.mean(labels == majority))}
+    del out["loss"]  # the caller's, over the whole set
     for name, (_, of_class) in groups.items():
         of_class = np.asarray(of_class)
         truth = of_class[labels]
         out[f"{name}_accuracy"] = float(np.mean(of_class[pred] == truth))
         out[f"{name}_majority_accuracy"] = float(np.mean(truth == of_class[majority]))
-    cm = confusion_matrix(pred, labels, num_classes=len(classes))
     out["confused_pairs"] = confused_pairs(cm, classes)
     out["confusion"] = cm
     return out
