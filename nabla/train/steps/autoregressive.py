@@ -14,6 +14,10 @@ Evaluation scores every image of the loader without a graph and reports
 and the best checkpoint is the one with the lowest validation ``nll``.  Batches are ``(images, labels)`` pairs
 (the labels are not used) or images alone; images are Tensors or arrays in [0, 1] (binary for a Bernoulli
 model; grey / 255 for a 256-level one, whose targets are round(255 x)).
+
+Data parallelism: ``nll`` is a mean over images and ``bits_per_dim`` a fixed multiple of it, so a sharded
+evaluation weights each rank's figures by its image count, sum_r n_r nll_r / sum_r n_r = one process's mean
+(``DDPStrategy.evaluate``); ``images`` is a count (``count_figures``): the ranks' are added.
 """
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ class AutoregressiveStep(Step):
     """Mean NLL per image as the loss; the test NLL (nats) and bits/dim in evaluation."""
 
     monitor = ("val_nll", "min")
+    count_figures = ("images",)  # a count, not a mean: a data-parallel evaluation adds the ranks'
 
     def __init__(self, model, optimizer):
         super().__init__({"model": model}, {"optimizer": optimizer} if optimizer is not None else {})

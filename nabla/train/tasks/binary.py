@@ -6,6 +6,11 @@ the run layer picks it for a classifier on a data set whose ``tasks`` say "binar
 The model is built with one output (``num_classes = 1``); the rest -- standardised inputs, a validation tenth,
 shifted crops -- is image classification's.  The test figures are set against the best constant prediction
 (the majority class; the labels' entropy as log loss; AUC 1/2), so that a model is seen to read the images.
+
+Data-parallel (``mpiexec -n N nabla train``): each rank trains on its ``DistributedSampler`` shard, as image
+classification; validation and the final test evaluation are sharded, and since ROC AUC and F1 are not means
+over samples, the ranks' logits and targets are put together and every figure computed from the whole split
+(``BinaryStep.evaluate_sums``): the printed test figures are one process's, and rank 0 alone prints and writes.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ class BinaryTask(ClassificationTask):
     name = "binary"
     model_tasks = ("classification",)
     step_class = BinaryStep
-    data_parallel = False  # ROC AUC and F1 are not means over samples: the ranks' figures do not combine
+    data_parallel = True  # figures from the whole split's logits, gathered from the ranks (BinaryStep.evaluate_sums)
 
     def load(self, dataset, settings, download, config=None):
         data = super().load(dataset, settings, download, config)

@@ -299,7 +299,13 @@ class ValidationFID:
 
 
 class AutoregressiveTask(GenerativeTask):
+    """Data parallel: each rank trains on its shard of the training images (a binarized set redraws the same
+    bits on every rank: the epoch and the seed are the same); the validation NLL is sharded and its ranks'
+    means combined weighted by their image counts (``AutoregressiveStep.count_figures``): one process's mean
+    NLL and bits/dim; the final report -- test NLL and ``samples.png`` -- is rank 0's, broadcast."""
+
     name = "autoregressive"
+    data_parallel = True
 
     def step_for(self, model, optimizer, data, settings):
         return AutoregressiveStep(model, optimizer)
