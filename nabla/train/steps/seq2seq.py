@@ -4,6 +4,13 @@ evaluation by decoding (phoneme / word error rate, or BLEU).
 The decoder reads the true previous token ``tgt_in`` and predicts ``tgt_out``; the model supplies
 ``model.loss(src, src_len, tgt_in, tgt_out, pad=...)`` and ``model.decode(src, src_len, max_len,
 beam_size)``.  Batches hold pairs of similar source length (``BucketBatchSampler``: little padding).
+
+Data parallelism: training batches are ``BucketBatches.shard``'s (batches r, r+N, ... of the epoch every rank
+draws).  Evaluation sorts the pairs by source length and cuts them into batches as one process does; rank r
+decodes its contiguous share of those batches (``seq2seq_sums``: each batch exactly one process's), and the
+ranks' loss sums, token counts and decoded sequences are joined (``add_seq2seq_sums``) before scoring: the
+error rates and BLEU are corpus figures, computed once over every pair (``seq2seq_figures``), never a mean of
+the ranks' figures.
 """
 from __future__ import annotations
 
@@ -36,12 +43,21 @@ class PairSubset:
         self.dataset, self.limit, self.beam_size = dataset, limit, beam_size
 
 
-def _decode_all(model, dataset, n, batch_size, beam_size, max_len):
+def seq2seq_sums(model, dataset, limit: int | None = None, batch_size: int = 256, beam_size: int = 1,
+                 max_len: int | None = None, rank: int = 0, num_replicas: int = 1) -> dict:
+    """Rank's share of the evaluation of (the first ``limit`` pairs of) ``dataset``: ``{"loss_sum"`` (the
+    teacher-forced cross-entropy summed over non-padding target tokens), ``"count"`` (those tokens), ``"n"``
+    (the pairs evaluated by all ranks), ``"outputs"``: ``{pair index: (hypothesis, reference)}}``; call in
+    eval mode without a graph (``Step.run_eval``)."""
+    if num_replicas < 1 or not 0 <= rank < num_replicas:
+        raise ValueError(f"seq2seq_sums: rank must be in [0, num_replicas), got rank {rank} of {num_replicas}")
+    n = len(dataset) if limit is None else min(int(limit), len(dataset))
     order = np.argsort(dataset.src_lengths[:n], kind="stable")  # similar lengths: little padding
+    mine = np.array_split(np.arange(-(-n // batch_size)), num_replicas)[rank]
     tv = dataset.tgt_vocab
     pad = tv.pad_index
-    hyps, refs, total, count = [None] * n, [None] * n, 0.0, 0
-    for a in range(0, n, batch_size):
+    outputs, total, count = {}, 0.0, 0
+    for a in (mine * batch_size).tolist():
         idx = order[a:a + batch_size]
         src, src_len, tgt_in, tgt_out = batch_tensors(dataset, idx)
         loss = model.loss(src, src_len, tgt_in, tgt_out, pad=pad)
@@ -50,9 +66,30 @@ def _decode_all(model, dataset, n, batch_size, beam_size, max_len):
         count += k
         out = model.decode(src, src_len, max_len=max_len or int(tgt_out.shape[1]) + 10, beam_size=beam_size)
         for j, i in enumerate(idx.tolist()):
-            hyps[i] = tv.decode_tokens(out.data[j])
-            refs[i] = tv.decode_tokens(tgt_out.data[j])
-    return hyps, refs, total / max(count, 1)
+            outputs[i] = (tv.decode_tokens(out.data[j]), tv.decode_tokens(tgt_out.data[j]))
+    return {"loss_sum": total, "count": count, "n": n, "outputs": outputs}
+
+
+def add_seq2seq_sums(parts: list) -> dict:
+    """The ``seq2seq_sums`` of every rank joined."""
+    outputs = {}
+    for p in parts:
+        outputs.update(p["outputs"])
+    return {"loss_sum": sum(p["loss_sum"] for p in parts), "count": sum(p["count"] for p in parts),
+            "n": parts[0]["n"], "outputs": outputs}
+
+
+def seq2seq_figures(sums: dict, dataset, metric: str = "per", multi_reference: bool = False,
+                    return_outputs: bool = False) -> dict:
+    """The loss, ``n`` and the decoded figures (``_score``) of (joined) ``seq2seq_sums``."""
+    n = sums["n"]
+    hyps = [sums["outputs"][i][0] for i in range(n)]
+    refs = [sums["outputs"][i][1] for i in range(n)]
+    res = {"loss": sums["loss_sum"] / max(sums["count"], 1), "n": n,
+           **_score(dataset, hyps, refs, n, metric, multi_reference)}
+    if return_outputs:
+        res["hyps"], res["refs"] = hyps, refs
+    return res
 
 
 def _score(dataset, hyps, refs, n, metric, multi_reference) -> dict:
@@ -79,13 +116,9 @@ def evaluate_seq2seq(model, dataset, limit: int | None = None, batch_size: int =
     (4-gram, ``exp`` smoothing).  Greedy when ``beam_size == 1``, else beam search."""
     if metric not in METRICS:
         raise ValueError(f"evaluate_seq2seq: metric must be 'per', 'wer' or 'bleu', got {metric!r}")
-    n = len(dataset) if limit is None else min(int(limit), len(dataset))
     step = Step({"model": model}, {})
-    hyps, refs, loss = step.run_eval(_decode_all, model, dataset, n, batch_size, beam_size, max_len)
-    res = {"loss": loss, "n": n, **_score(dataset, hyps, refs, n, metric, multi_reference)}
-    if return_outputs:
-        res["hyps"], res["refs"] = hyps, refs
-    return res
+    sums = step.run_eval(seq2seq_sums, model, dataset, limit, batch_size, beam_size, max_len)
+    return seq2seq_figures(sums, dataset, metric, multi_reference, return_outputs)
 
 
 class Seq2SeqStep(Step):
@@ -106,8 +139,20 @@ class Seq2SeqStep(Step):
         return {"loss": self.minimize(loss, self.optimizer)}
 
     def evaluate(self, data) -> dict:
+        return self.figures_from_sums(self.evaluate_sums(data))
+
+    def evaluate_sums(self, data, rank: int = 0, num_replicas: int = 1) -> dict:
+        """Rank's share of the validation pairs decoded (``seq2seq_sums``)."""
         if not isinstance(data, PairSubset):
             data = PairSubset(data)
-        res = evaluate_seq2seq(self.model, data.dataset, limit=data.limit, beam_size=data.beam_size,
-                               metric=self.metric)
+        return self.run_eval(seq2seq_sums, self.model, data.dataset, data.limit, beam_size=data.beam_size,
+                             rank=rank, num_replicas=num_replicas)
+
+    @staticmethod
+    def add_sums(parts: list) -> dict:
+        return add_seq2seq_sums(parts)
+
+    def figures_from_sums(self, sums: dict) -> dict:
+        """The loss and the metric (and ``ser``) over every pair of the joined sums."""
+        res = seq2seq_figures(sums, None, self.metric)
         return {k: v for k, v in res.items() if k != "n"}

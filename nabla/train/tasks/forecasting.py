@@ -9,6 +9,11 @@ nabla.metrics.forecasting fitted on the training part only: the naive forecast (
 naive where the series has a period (co2: the value 52 weeks earlier) and a direct AR(p) whose order is
 chosen on the validation part.  With matplotlib, ``forecast.png`` in the run folder shows the test series
 with the model's forecasts at lead 1 and at the last lead, and the RMSE of each method against the lead.
+
+Data-parallel (``mpiexec -n N nabla train``): the training windows are each rank's ``DistributedSampler``
+shard; validation and the final test loss are sharded and their sums of squares added (``ForecastStep.
+evaluate_sums``), so the figures are one process's; the comparison with the baselines and the plot are rank
+0's (the weights are the same everywhere), broadcast.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ import os
 
 import numpy as np
 
-from ... import nn
+from ... import comm, nn
 from ...data import DataLoader
 from ...data.datasets import get_dataset_class
 from ...metrics.forecasting import (default_leads, errors_by_lead, naive_forecast,
@@ -146,6 +151,7 @@ def report(step, config: dict, splits: dict, echo, folder=None) -> dict:
 
 class ForecastingTask(Task):
     name = "forecasting"
+    data_parallel = True
 
     def load(self, dataset, settings, download, config=None):
         cls = get_dataset_class(dataset)
@@ -168,11 +174,14 @@ class ForecastingTask(Task):
 
     def final_report(self, trainer, data, settings, run, echo):
         test = data.extra["splits"]["test"]
-        result = trainer.evaluate(DataLoader(test, batch_size=EVAL_BATCH))
+        result = trainer.evaluate(DataLoader(test, batch_size=EVAL_BATCH))  # every rank: a sharded evaluation
         echo(f"test loss (last weights, standardised MSE over {len(test)} full windows): {result['loss']:.4f}, "
              f"RMSE {result['rmse']:.3f} {test.unit}  (training time {run['elapsed']:.1f} s)")
         config = {"model": trainer.config.get("model"), "options": trainer.config.get("options")}
-        return {**result, **report(trainer.step, config, data.extra["splits"], echo, folder=run["folder"])}
+        strategy = trainer.strategy
+        table = report(trainer.step, config, data.extra["splits"], echo, folder=run["folder"]) \
+            if strategy.is_global_zero else None
+        return {**result, **(table if strategy.world_size == 1 else comm.broadcast_object(table, 0))}
 
     def evaluate(self, model, config, options, echo):
         cls = get_dataset_class(options["dataset"])

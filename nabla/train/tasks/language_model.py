@@ -1,17 +1,24 @@
 """Character-level language models on a text corpus: train (truncated BPTT or random windows), report
-the validation and test loss in nats per character, and sample text."""
+the validation and test loss in nats per character, and sample text.
+
+Data-parallel (``mpiexec -n N nabla train``): each rank reads its own rows of the batch layout of one process
+with batch N*B (``StreamBatches.shard`` / ``RandomWindows.shard``); validation and the final report's
+validation and test losses are sharded and their sums added (``lm_sums``), so they are one process's; the
+samples are rank 0's, broadcast."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
+from ... import comm
 from ...autograd.grad_mode import no_grad
 from ...autograd.tensor import from_numpy
 from ...data.datasets import get_dataset
 from ...data.text.vocab import Vocab
 from ...ops.shape import cat
-from ..steps.language_model import LanguageModelStep, RandomWindows, StreamBatches, TokenStream, evaluate_lm
+from ..steps.language_model import (LanguageModelStep, RandomWindows, StreamBatches, TokenStream, evaluate_lm,
+                                   lm_sums)
 from .base import RunData, Task, register_task
 
 
@@ -76,8 +83,19 @@ def _loss_line(loss: float) -> str:
     return f"{loss:.4f} nats/char ({loss / math.log(2):.3f} bits/char, perplexity {math.exp(loss):.3f})"
 
 
+def sharded_loss(model, ids, seq_len: int, max_tokens, strategy) -> float:
+    """``evaluate_lm`` over every rank of ``strategy``: each scores its share, the sums are added."""
+    if strategy.world_size == 1:
+        return evaluate_lm(model, ids, seq_len=seq_len, max_tokens=max_tokens)
+    total, count = lm_sums(model, ids, seq_len=seq_len, max_tokens=max_tokens, rank=strategy.rank,
+                           num_replicas=strategy.world_size)
+    total, count = comm.all_reduce(np.array([total, float(count)])).tolist()
+    return total / max(count, 1.0)
+
+
 class LanguageModelTask(Task):
     name = "lm"
+    data_parallel = True
 
     def load(self, dataset, settings, download, config=None):
         train = get_dataset(dataset, split="train", download=download)
@@ -97,16 +115,20 @@ class LanguageModelTask(Task):
     def final_report(self, trainer, data, settings, run, echo):
         limit, T = run.get("eval_limit"), settings["seq_len"]
         # windows of the trained length: a Transformer's later positions were never trained
-        val = evaluate_lm(trainer.model, data.val.ids, seq_len=T, max_tokens=limit)
+        strategy = trainer.strategy
+        val = sharded_loss(trainer.model, data.val.ids, T, limit, strategy)
         test_set = get_dataset(run["dataset"], split="test", download=run["download"])
-        test = evaluate_lm(trainer.model, test_set.ids, seq_len=T, max_tokens=limit)
+        test = sharded_loss(trainer.model, test_set.ids, T, limit, strategy)
         n_val = len(data.val.ids) - 1 if limit is None else min(limit, len(data.val.ids) - 1)
         echo(f"validation loss {val:.4f} nats/char ({val / math.log(2):.3f} bits/char) on "
              f"{'all ' if limit is None else ''}{n_val:,} validation characters; test loss {test:.4f} nats/char")
         result = {"val_loss": val, "test_loss": test}
         vocab = Vocab.from_dict(data.config["vocab"]["tokens"])
-        result["samples"] = print_samples(trainer.model, vocab, {**run["sampling"], "seed": settings["seed"]},
-                                          echo, context=T)
+        samples = None
+        if strategy.is_global_zero:  # the weights are the same on every rank: rank 0 samples once
+            samples = print_samples(trainer.model, vocab, {**run["sampling"], "seed": settings["seed"]}, echo,
+                                    context=T)
+        result["samples"] = samples if strategy.world_size == 1 else comm.broadcast_object(samples, 0)
         return result
 
     def evaluate(self, model, config, options, echo):

@@ -1,14 +1,22 @@
 """Sequence-to-sequence models on a pair data set: teacher-forced training, evaluation by decoding
-(phoneme / word error rate, or BLEU: the data set's ``metric``), and conversion of a prompt."""
+(phoneme / word error rate, or BLEU: the data set's ``metric``), and conversion of a prompt.
+
+Data-parallel (``mpiexec -n N nabla train``): each rank trains on its share of every epoch's length buckets
+(``BucketBatches.shard``); validation and the final report decode each rank's share of the sorted batches
+(greedy or beam) and score the joined outputs once (``seq2seq_sums``), so the figures are one process's; the
+examples are printed by rank 0."""
 from __future__ import annotations
 
 import inspect
 
+from ... import comm
 from ...autograd.grad_mode import no_grad
 from ...autograd.tensor import from_numpy
-from ...data.datasets import get_dataset, get_dataset_class
+from ...data.datasets import get_dataset_class
 from ...data.text.vocab import Vocab, pad_sequences
-from ..steps.seq2seq import PairBatches, PairSubset, Seq2SeqStep, evaluate_seq2seq
+from ..steps.base import Step
+from ..steps.seq2seq import (PairBatches, PairSubset, Seq2SeqStep, add_seq2seq_sums, evaluate_seq2seq,
+                             seq2seq_figures, seq2seq_sums)
 from .base import RunData, Task, register_task
 
 
@@ -40,8 +48,20 @@ def _vocabs(config):
     return {k: Vocab.from_dict(v) for k, v in config.get("vocab", {}).items()}
 
 
+def sharded_evaluation(model, dataset, strategy, limit, beam_size: int, metric: str,
+                       return_outputs: bool = False) -> dict:
+    """``evaluate_seq2seq`` over every rank of ``strategy``: each decodes its share, the outputs are joined and
+    scored once (on every rank, the same figures)."""
+    sums = Step({"model": model}, {}).run_eval(seq2seq_sums, model, dataset, limit, beam_size=beam_size,
+                                               rank=strategy.rank, num_replicas=strategy.world_size)
+    if strategy.world_size > 1:
+        sums = add_seq2seq_sums(comm.all_gather_object(sums))
+    return seq2seq_figures(sums, dataset, metric, return_outputs=return_outputs)
+
+
 class Seq2SeqTask(Task):
     name = "seq2seq"
+    data_parallel = True
 
     def load(self, dataset, settings, download, config=None):
         train = pair_split(dataset, "train", download)
@@ -58,10 +78,10 @@ class Seq2SeqTask(Task):
 
     def final_report(self, trainer, data, settings, run, echo):
         metric, beam, limit = get_dataset_class(data.train.name).metric, run["beam_size"], run.get("eval_limit")
-        res = evaluate_seq2seq(trainer.model, data.val, limit=limit, beam_size=beam, metric=metric)
+        strategy = trainer.strategy
+        res = sharded_evaluation(trainer.model, data.val, strategy, limit, beam, metric)
         test_set = pair_split(data.train.name, "test", run["download"], data.train.src_vocab, data.train.tgt_vocab)
-        test = evaluate_seq2seq(trainer.model, test_set, limit=limit, beam_size=beam, metric=metric,
-                                return_outputs=True)
+        test = sharded_evaluation(trainer.model, test_set, strategy, limit, beam, metric, return_outputs=True)
         echo(summary("validation", res, metric, beam))
         echo(summary("test", test, metric, beam))
         print_examples(test_set, test, echo)
