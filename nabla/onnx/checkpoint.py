@@ -53,6 +53,7 @@ def image_target(model, config) -> ExportTarget:
 
 
 def target_for(model, config) -> ExportTarget:
+    from . import dense, detection, generative, sequence_models  # noqa: F401 - importing registers the export targets
     from ..models.registry import get_model_entry
     task = config.get("task") or get_model_entry(config["model"]).task
     return _TARGETS.get(task, image_target)(model, config)

@@ -196,3 +196,169 @@ def _flatten(g, module, x, path):
 def _lrn(g, module, x, path):
     return _out(g, module, x, "LRN", [x.name], path, size=int(module.size), alpha=float(module.alpha),
                 beta=float(module.beta), bias=float(module.k))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Resampling and reshaping layers of the dense-prediction and generative models:
+#   ConvTranspose2d -> ConvTranspose     Upsample (nearest / nearest-exact / bilinear) -> Resize
+#   max_pool2d(return_indices) + max_unpool2d -> MaxPool (two outputs) + MaxUnpool (helpers for model emitters)
+#   Unflatten -> Reshape     MaskedConv2d -> Conv (mask folded into the weight)
+
+@onnx_emitter(nn.ConvTranspose2d)
+def _conv_transpose2d(g, module, x, path):
+    """Weight (C_in, C_out / groups, kh, kw), ONNX's layout too; output_padding as the module's own (the
+    forward(output_size=) form is called by models' emitters, not here)."""
+    ph, pw = _pair(module.padding)
+    inputs = [x.name, g.weight(module.weight, key(path, "weight"))]
+    if module.bias is not None:
+        inputs.append(g.weight(module.bias, key(path, "bias")))
+    return _out(g, module, x, "ConvTranspose", inputs, path, kernel_shape=_pair(module.kernel_size),
+                strides=_pair(module.stride), dilations=_pair(module.dilation), group=int(module.groups),
+                pads=[ph, pw, ph, pw], output_padding=_pair(module.output_padding))
+
+
+def resize_attributes(module, path, mode: str, align_corners) -> dict:
+    """ONNX Resize attributes reproducing nabla's (PyTorch's) source coordinates for ``mode``:
+    nearest: floor(dst / scale) -> asymmetric + floor;  nearest-exact: floor((dst + 0.5) / scale) ->
+    half_pixel + round_prefer_ceil;  bilinear: align_corners -> align_corners, else
+    max((dst + 0.5) / scale - 0.5, 0) -> half_pixel (Resize clamps to the border as nabla does; ONNX's
+    pytorch_half_pixel would read position 0 for an output of length 1, where nabla and PyTorch read the middle)."""
+    if mode == "nearest":
+        return {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
+    if mode == "nearest-exact":
+        return {"mode": "nearest", "coordinate_transformation_mode": "half_pixel",
+                "nearest_mode": "round_prefer_ceil"}
+    if mode == "bilinear":
+        return {"mode": "linear", "coordinate_transformation_mode":
+                "align_corners" if align_corners else "half_pixel"}
+    raise unsupported(module, path, f"mode={mode!r}; export supports nearest, nearest-exact, bilinear")
+
+
+def resize(g, module, x: Value, path: str, size, scale_factor, mode: str, align_corners, out) -> Value:
+    """``interpolate(x, size, scale_factor, ...)`` as ONNX Resize, batch axis dynamic: a scale factor goes in
+    ``scales`` (output floor(in * factor), source dst / factor, as nabla); a size goes in ``sizes``, built from
+    the input's own (N, C) and the static (H, W)."""
+    if len(x.shape) != 4:
+        raise unsupported(module, path, f"input of rank {len(x.shape)}; export supports (N, C, H, W)")
+    attrs = resize_attributes(module, path, mode, align_corners)
+    if scale_factor is not None:
+        f = [float(scale_factor)] * 2 if isinstance(scale_factor, (int, float)) else [float(s) for s in scale_factor]
+        scales = g.constant(np.array([1.0, 1.0] + f, np.float32), f"{path}.scales")
+        return Value(g.node("Resize", [x.name, "", scales], path, **attrs), out)
+    nc = g.node("Slice", [g.node("Shape", [x.name], f"{path}.shape"),
+                          g.constant(np.array([0], np.int64), f"{path}.zero"),
+                          g.constant(np.array([2], np.int64), f"{path}.two")], f"{path}.nc")
+    sizes = g.node("Concat", [nc, g.constant(np.array(out.shape[2:], np.int64), f"{path}.hw")], f"{path}.sizes",
+                   axis=0)
+    return Value(g.node("Resize", [x.name, "", "", sizes], path, **attrs), out)
+
+
+@onnx_emitter(nn.Upsample)
+def _upsample(g, module, x, path):
+    if module.scale_factor is not None and module.recompute_scale_factor:
+        size, factor = module(x.tensor).shape[2:], None  # recomputed: the source scale is in / out, as for a size
+    else:
+        size, factor = module.size, module.scale_factor
+    return resize(g, module, x, path, size, factor, module.mode, module.align_corners, module(x.tensor))
+
+
+def max_unpool(g, x: Value, indices: str, before: Value, path: str, kernel_size, stride, padding, out) -> Value:
+    """``max_unpool2d(x, indices, output_size=before's size)`` where ``indices`` is the second output of the ONNX
+    MaxPool that pooled ``before``: ONNX's indices are flat over the whole (N, C, H, W) tensor (nabla's, as
+    PyTorch's, over each H x W plane), and ONNX MaxUnpool reads them in the same convention, so the pair needs no
+    conversion; the output shape is ``before``'s own (Shape), so odd sizes and the batch axis stay exact."""
+    shape = g.node("Shape", [before.name], f"{path}.output_shape")
+    return Value(g.node("MaxUnpool", [x.name, indices, shape], path, kernel_shape=_pair(kernel_size),
+                        strides=_pair(stride), pads=_pair(padding) * 2), out)
+
+
+def max_pool_with_indices(g, x: Value, path: str, kernel_size, stride, padding=0, dilation=1, ceil_mode=False):
+    """ONNX MaxPool with its two outputs: (pooled Value, the name of the flat indices tensor); nabla's
+    ``max_pool2d(..., return_indices=True)`` gives the Value's tensor (its indices stay in nabla)."""
+    from ..nn import functional as F
+    pooled, _ = F.max_pool2d(x.tensor, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+    out, idx = g.fresh(path), g.fresh(f"{path}.indices")
+    ph, pw = _pair(padding)
+    g.nodes.append(g._helper.make_node("MaxPool", [x.name], [out, idx], name=g.fresh(f"MaxPool:{path}"),
+                                       kernel_shape=_pair(kernel_size), strides=_pair(stride),
+                                       pads=[ph, pw, ph, pw], dilations=_pair(dilation),
+                                       ceil_mode=int(bool(ceil_mode))))
+    return Value(out, pooled), idx
+
+
+@onnx_emitter(nn.Unflatten)
+def _unflatten(g, module, x, path):
+    """Reshape to (0, ..., 0, *unflattened_size, *rest): ONNX's 0 copies the leading dims (the batch axis stays
+    dynamic), the rest are the example's static sizes."""
+    rank = len(x.shape)
+    dim = module.dim % rank
+    if dim == 0:
+        raise unsupported(module, path, "dim=0 splits the batch axis")
+    shape = [0] * dim + list(module.unflattened_size) + list(x.shape[dim + 1:])
+    return _out(g, module, x, "Reshape", [x.name, g.constant(np.array(shape, np.int64), f"{path}.shape")], path)
+
+
+@onnx_emitter(nn.MaskedConv2d)
+def _masked_conv2d(g, module, x, path):
+    """A Conv whose stored weight is weight * mask (the mask is fixed, so folding it is exact)."""
+    ph, pw = _pair(module.padding)
+    weight = np.asarray(module.weight.data * module.mask.data, np.float32)
+    inputs = [x.name, g.constant(weight, key(path, "weight"))]
+    if module.bias is not None:
+        inputs.append(g.weight(module.bias, key(path, "bias")))
+    return _out(g, module, x, "Conv", inputs, path, kernel_shape=_pair(module.kernel_size),
+                strides=_pair(module.stride), dilations=_pair(module.dilation), group=int(module.groups),
+                pads=[ph, pw, ph, pw])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Layers of the sequence models (recurrent, Transformer, text):
+#   Embedding -> Gather(weight, ids)     LayerNorm -> LayerNormalization (opset 17)     Conv1d -> Conv
+# (nn.RNN/LSTM/GRU are in nabla/onnx/recurrent.py; MultiheadAttention and the Transformer layers in
+# nabla/onnx/transformer.py: they need masks and several outputs, more than one small function each.)
+
+def embedding(g, module, ids: str, path: str) -> str:
+    """Rows ``ids`` (int64, any shape) of the table.  padding_idx only stops gradients (its row is whatever
+    the weights hold); max_norm renormalises rows in place, which ONNX cannot: refused."""
+    if module.max_norm is not None:
+        raise unsupported(module, path, f"max_norm={module.max_norm} (rows renormalised in place)")
+    return g.node("Gather", [g.weight(module.weight, key(path, "weight")), ids], path, axis=0)
+
+
+@onnx_emitter(nn.Embedding)
+def _embedding(g, module, x, path):
+    return Value(embedding(g, module, x.name, path), module(x.tensor))
+
+
+def layer_norm(g, module, x: str, path: str) -> str:
+    """y = (x - mean) / sqrt(var + eps) * weight + bias over the last len(normalized_shape) axes (the ONNX
+    name of y; model emitters call it inside a block)."""
+    k = len(module.normalized_shape)
+    scale = module.weight if module.weight is not None else np.ones(module.normalized_shape, np.float32)
+    inputs = [x, g.weight(scale, key(path, "weight"))]
+    if module.bias is not None:
+        inputs.append(g.weight(module.bias, key(path, "bias")))
+    return g.node("LayerNormalization", inputs, path, axis=-k, epsilon=float(module.eps))
+
+
+@onnx_emitter(nn.LayerNorm)
+def _layer_norm(g, module, x, path):
+    return Value(layer_norm(g, module, x.name, path), module(x.tensor))
+
+
+def conv1d(g, module, x: str, path: str) -> str:
+    """Conv1d over (N, C, L) as ONNX Conv with a 1-d kernel (numeric zero padding only)."""
+    if module.padding_mode != "zeros" or isinstance(module.padding, str):
+        raise unsupported(module, path, f"padding={module.padding!r}, padding_mode={module.padding_mode!r}; "
+                                        "export supports numeric zero padding")
+    (p,) = module.padding
+    inputs = [x, g.weight(module.weight, key(path, "weight"))]
+    if module.bias is not None:
+        inputs.append(g.weight(module.bias, key(path, "bias")))
+    return g.node("Conv", inputs, path, kernel_shape=list(module.kernel_size), strides=list(module.stride),
+                  dilations=list(module.dilation), group=int(module.groups), pads=[p, p])
+
+
+@onnx_emitter(nn.Conv1d)
+def _conv1d(g, module, x, path):
+    return Value(conv1d(g, module, x.name, path), module(x.tensor))

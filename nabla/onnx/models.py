@@ -2,8 +2,9 @@
 
 Each mirrors its class's ``forward`` line by line (the residual add, the Inception concatenation,
 ``x.flatten(1)``), calling ``builder.emit`` on the children so every layer keeps its own path in errors.
-The recurrent, Transformer, segmentation, generative and detection models have no emitter yet: exporting
-one raises UnsupportedExport naming the first module without one.
+The other families have theirs beside them: sequence_models.py (recurrent and Transformer language models,
+seq2seq, the text models, ViT), dense.py (segmentation), generative.py, detection.py.  A module with no
+emitter raises UnsupportedExport naming it and its path.
 """
 from __future__ import annotations
 

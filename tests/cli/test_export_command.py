@@ -50,13 +50,16 @@ def test_export_defaults_to_model_onnx_beside_the_checkpoint(tmp_path, command, 
     assert onnx.load(str(tmp_path / "model.onnx")).opset_import[0].version == 18
 
 
-def test_export_of_a_model_without_an_exporter_is_one_line_naming_the_module(tmp_path, command, capsys):
+def test_export_of_a_model_without_an_exporter_is_one_line_naming_the_module(tmp_path, command, capsys, monkeypatch):
+    from nabla.models.rnn_lm import CharRNNLM
+    from nabla.onnx import graph, sequence_models  # noqa: F401 - registers CharRNNLM's emitter, removed below
+    monkeypatch.delitem(graph._EMITTERS, CharRNNLM)  # every model of the zoo exports: stand for a new one
     model = build_model("char-rnn", (32,), 20, embed_dim=4, hidden_size=8)
     config = {"model": "char-rnn", "in_shape": [32], "num_classes": 20, "options": {"embed_dim": 4, "hidden_size": 8}}
     ckpt = save_checkpoint(tmp_path / "lm.safetensors", {"model": model.state_dict(), "config": config})
     assert command(["export", str(ckpt), "--out", str(tmp_path / "lm.onnx")]) == 1
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "no exporter for module" in err and "at model" in err
+    assert len(err.splitlines()) == 1 and "no exporter for module CharRNNLM at model" in err
     assert not (tmp_path / "lm.onnx").exists()
 
 
