@@ -80,6 +80,14 @@ class GraphBuilder:
                                                  **attrs))
         return out
 
+    def node_outputs(self, op: str, inputs, hints, name_hint: str, **attrs) -> list:
+        """Append one ONNX node with an output per hint (MaxPool with its indices, LSTM's Y, Y_h, Y_c, Scan);
+        returns the output names."""
+        outs = [self.fresh(h) for h in hints]
+        self.nodes.append(self._helper.make_node(op, list(inputs), outs, name=self.fresh(f"{op}:{name_hint}"),
+                                                 **attrs))
+        return outs
+
     def constant(self, array, hint: str) -> str:
         """An initializer holding ``array`` (weights are float32; int64 for shapes, pads, axes)."""
         from onnx import numpy_helper

@@ -277,12 +277,10 @@ def max_pool_with_indices(g, x: Value, path: str, kernel_size, stride, padding=0
     ``max_pool2d(..., return_indices=True)`` gives the Value's tensor (its indices stay in nabla)."""
     from ..nn import functional as F
     pooled, _ = F.max_pool2d(x.tensor, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
-    out, idx = g.fresh(path), g.fresh(f"{path}.indices")
     ph, pw = _pair(padding)
-    g.nodes.append(g._helper.make_node("MaxPool", [x.name], [out, idx], name=g.fresh(f"MaxPool:{path}"),
-                                       kernel_shape=_pair(kernel_size), strides=_pair(stride),
-                                       pads=[ph, pw, ph, pw], dilations=_pair(dilation),
-                                       ceil_mode=int(bool(ceil_mode))))
+    out, idx = g.node_outputs("MaxPool", [x.name], [path, f"{path}.indices"], path, kernel_shape=_pair(kernel_size),
+                              strides=_pair(stride), pads=[ph, pw, ph, pw], dilations=_pair(dilation),
+                              ceil_mode=int(bool(ceil_mode)))
     return Value(out, pooled), idx
 
 

@@ -71,7 +71,6 @@ def recurrent_layers(g, module, x: str, path: str, lengths: str | None = None, h
         attrs["activations"] = ["Relu" if mode == "RNN_RELU" else "Tanh"] * dirs
     if op == "GRU":
         attrs["linear_before_reset"] = 1
-    from onnx import helper
     seq_lens = g.node("Cast", [lengths], f"{path}.sequence_lens", to=6) if lengths else ""  # 6: INT32
     h_n, c_n = [], []
     for layer in range(module.num_layers):
@@ -79,10 +78,10 @@ def recurrent_layers(g, module, x: str, path: str, lengths: str | None = None, h
         inputs = [x, *_layer_weights(g, module, layer, path), seq_lens, _layer_states(g, h0, layer, dirs, f"{hint}.h0")]
         if op == "LSTM":
             inputs.append(_layer_states(g, c0, layer, dirs, f"{hint}.c0"))
-        outputs = [g.fresh(f"{hint}.Y"), g.fresh(f"{hint}.Y_h")] + ([g.fresh(f"{hint}.Y_c")] if op == "LSTM" else [])
         while inputs and inputs[-1] == "":  # trailing optional inputs are left out
             inputs.pop()
-        g.nodes.append(helper.make_node(op, inputs, outputs, name=g.fresh(f"{op}:{hint}"), **attrs))
+        outputs = g.node_outputs(op, inputs, [f"{hint}.Y", f"{hint}.Y_h"] + ([f"{hint}.Y_c"] if op == "LSTM" else []),
+                                 hint, **attrs)
         x = reshape(g, transpose(g, outputs[0], [0, 2, 1, 3], f"{hint}.Y_tbdh"), [0, 0, -1], f"{hint}.out")
         h_n.append(outputs[1])
         if op == "LSTM":

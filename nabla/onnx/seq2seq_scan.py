@@ -70,7 +70,7 @@ def attention_decoder(g, module, emb: str, enc: str, keys: str, mask: str, s0: s
     info = lambda n: helper.make_tensor_value_info(n, TensorProto.FLOAT, None)  # noqa: E731
     body = helper.make_graph(body_nodes, "attention_decoder_step", [info(s_in), info(e_in)],
                              [info(s_new), info(s_out), info(c)])
-    outs = [g.fresh(f"{path}.s_final"), g.fresh(f"{path}.states_tb"), g.fresh(f"{path}.contexts_tb")]
-    g.nodes.append(helper.make_node("Scan", [s0, transpose(g, emb, [1, 0, 2], f"{path}.emb_tb")], outs,
-                                    name=g.fresh(f"Scan:{path}.decoder"), num_scan_inputs=1, body=body))
+    outs = g.node_outputs("Scan", [s0, transpose(g, emb, [1, 0, 2], f"{path}.emb_tb")],
+                          [f"{path}.s_final", f"{path}.states_tb", f"{path}.contexts_tb"], f"{path}.decoder",
+                          num_scan_inputs=1, body=body)
     return transpose(g, outs[1], [1, 0, 2], f"{path}.states"), transpose(g, outs[2], [1, 0, 2], f"{path}.contexts")
