@@ -100,6 +100,21 @@ def _measure(act, train, width, epochs, x_probe, y_probe, echo) -> dict:
             "final_loss": float(losses[-max(1, len(losses) // 10):].mean())}
 
 
+CHAPTER = "cnn-basics"
+NOTES = ("Sigmoid 函数的输出在两端饱和，导致梯度消失问题，尤其是在深层网络中。 … 相比 Sigmoid 函数，Tanh 函数"
+         "的输出更接近零均值，因此收敛更快。 … 解决了梯度消失问题，在实践中通常能够加速收敛。 … ReLU 函数在负"
+         "数区域输出为零，这可能导致神经元死亡（永远不会被激活） … 解决了 ReLU 函数的神经元死亡问题，因为在负"
+         "数区域有一个小的斜率，不再是完全零。 … 在负数区域有一个非零斜率，避免了神经元死亡问题和梯度消失问题"
+         "。",
+         "The sigmoid's output saturates at both ends, causing the vanishing-gradient problem, especially in deep "
+         "networks. ... Compared with the sigmoid, tanh's output is closer to zero mean, so it converges faster. "
+         "... (ReLU) solves the vanishing-gradient problem and in practice usually speeds up convergence. ... "
+         "ReLU outputs zero in the negative region, which may cause neurons to die (never be activated again). "
+         "... (Leaky ReLU) solves ReLU's dying-neuron problem, because in the negative region it has a small "
+         "slope instead of exactly zero. ... (ELU) has a non-zero slope in the negative region, avoiding both the "
+         "dying-neuron and the vanishing-gradient problems.")
+
+
 @register_experiment("activations", "sigmoid/tanh/ReLU/Leaky ReLU/ELU: vanishing gradients, dead units, training")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:
     name, width, epochs = ("mnist-5k", 64, 1) if quick else ("mnist", 128, 1)

@@ -60,6 +60,14 @@ def _measure(name, options, train, test, steps, batch, echo) -> dict:
             "final_loss": tail_mean(fit["losses"]), **ev}
 
 
+CHAPTER = "modern-architectures"
+NOTES = ("此外，GoogLeNet还使用了全局平均池化层来减少参数数量，并采用了辅助分类器来缓解梯度消失问题。 … ResNet"
+         "采用了残差连接的设计，允许网络学习残差映射，从而可以更轻松地训练非常深的网络。",
+         "Moreover, GoogLeNet uses a global average pooling layer to reduce the number of parameters, and "
+         "auxiliary classifiers to mitigate vanishing gradients. ... ResNet uses residual connections, which let "
+         "the network learn residual mappings, so that very deep networks can be trained more easily.")
+
+
 @register_experiment("architectures", "LeNet, AlexNet, VGG, GoogLeNet, ResNet (small) at equal budget: "
                      "parameters, MACs, time, accuracy")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:

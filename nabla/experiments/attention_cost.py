@@ -243,6 +243,15 @@ def _rows(lengths, costs, sweep, lrs) -> list:
     return rows
 
 
+CHAPTER = "modern-architectures"
+NOTES = ("缺点：注意力机制的计算复杂度较高，特别是在处理长序列或大型模型时，可能会导致计算资源消耗过多；另外，"
+         "注意力机制可能会增加模型的训练难度和优化问题。",
+         "Disadvantages: the computational complexity of attention is high; especially on long sequences or with "
+         "large models it may consume too many computing resources; moreover, attention may make the model harder "
+         "to train and to optimise. (The quadratic growth in the sequence length is nabla's reading of 'high "
+         "complexity'.)")
+
+
 @register_experiment("attention-cost", "self-attention vs LSTM: time and memory against length 64-4096 (fitted "
                      "exponents, crossover), and the range of learning rates each trains at")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:

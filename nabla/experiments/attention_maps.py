@@ -151,6 +151,15 @@ def _heat_maps(models, results, valid, pad):
     return words, phonemes, maps
 
 
+CHAPTER = "modern-architectures"
+NOTES = ("通过学习不同位置的权重，模型可以更加关注与当前任务相关的信息，从而提高模型的性能。 … 它还可以提高模"
+         "型的可解释性，使人们更容易理解模型的决策过程。",
+         "By learning weights for different positions, the model can pay more attention to the information "
+         "relevant to the current task, improving its performance. ... It also makes the model more "
+         "interpretable, so that people can understand the model's decisions more easily. (That the weights form "
+         "a near-diagonal alignment for letters -> phonemes is nabla's reading.)")
+
+
 @register_experiment("attention-maps", "letters -> phonemes: Bahdanau attention and Transformer cross-attention as "
                      "heat maps, and how diagonal they are")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:

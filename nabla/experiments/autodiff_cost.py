@@ -166,6 +166,18 @@ def slope(rows, key, measured_only: bool) -> float:
     return float(np.polyfit(n, v, 1)[0])
 
 
+CHAPTER = "batch-optimization"
+NOTES = ("通过在参数空间中进行微小的有限差分来近似梯度。这种方法简单直观，但计算量大且精度依赖于差分的大小。 …"
+         " 自动微分结合了解析法和数值法的优点，既准确又高效，广泛应用于复杂模型的训练。 … 在标量模式下，需要对"
+         "每个参数分别计算偏导数，并且这些计算是串行进行的，不能同时进行。因此，标量模式的计算效率通常较低",
+         "(Numerical method:) approximate the gradient by small finite differences in parameter space. This "
+         "method is simple and intuitive, but its computation is large and its accuracy depends on the size of "
+         "the difference. ... Automatic differentiation combines the advantages of the analytical and the "
+         "numerical methods: it is both accurate and efficient, and is widely used to train complex models. ... "
+         "In scalar mode the partial derivative of every parameter must be computed separately, and these "
+         "computations run one after another, not at the same time; so scalar mode is usually less efficient.")
+
+
 @register_experiment("autodiff-cost", "the cost of a gradient against n: one reverse pass vs finite differences "
                      "vs one pass per parameter")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:

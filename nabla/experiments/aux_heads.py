@@ -121,6 +121,12 @@ def _train_one(kind, model, train, test, probe, budget, batch, echo) -> dict:
             "main_losses": main_losses, "losses": fit["losses"], "diverged": fit["diverged"], **ev}
 
 
+CHAPTER = "modern-architectures"
+NOTES = ("此外，GoogLeNet还使用了全局平均池化层来减少参数数量，并采用了辅助分类器来缓解梯度消失问题。",
+         "Moreover, GoogLeNet uses a global average pooling layer to reduce the number of parameters, and "
+         "auxiliary classifiers to mitigate the vanishing-gradient problem.")
+
+
 @register_experiment("aux-heads", "GoogLeNet-small with and without auxiliary classifiers: first-layer gradient "
                      "share and accuracy")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:

@@ -11,11 +11,17 @@ An experiment is one module with four parts, each readable alone:
 * ``verdict(numbers) -> (supported, text)``: from the numbers alone, does the measurement support the
   claim, and one paragraph saying what was measured and what it says.  A module with several claims
   defines ``claims(numbers) -> {claim: bool}`` too; they are written into the data as ``"claims"``;
-* ``plot(fig, data)``: draws the figure from the data.
+* ``plot(fig, data)``: draws the figure from the data;
+* its place in the course notes: ``CHAPTER``, one of ``CHAPTERS``' ids, and ``NOTES = (zh, en)``, the notes'
+  own sentence(s) the claim comes from, verbatim in Chinese (non-adjacent excerpts joined by ``NOTES_GAP``,
+  the notes' ``**`` emphasis left out), and a faithful English rendering.  A claim that is nabla's own
+  quotes the nearest sentence of the notes, and the English says that the claim is nabla's reading of it.
 
 ``register_experiment(name, summary)`` decorates the module's ``run`` and registers the module.
 ``run_experiment`` runs one, writes ``<name>.json`` (its numbers) and ``<name>.png`` (its plot, when
-matplotlib is installed) to the output folder, and prints the table and the verdict.
+matplotlib is installed) to the output folder, and prints the table and the verdict; the JSON also says
+when, by which nabla (version, commit), on which machine and by which command it was made (``provenance``).
+``experiments_in_notes_order`` lists the experiments chapter by chapter, as the notes read.
 """
 from __future__ import annotations
 
@@ -29,6 +35,19 @@ from types import ModuleType
 from typing import Callable
 
 import numpy as np
+
+from .provenance import provenance
+
+# The notes' chapters in their order: id -> (the notes' heading, an English title).
+CHAPTERS = {
+    "objective": ("目标函数", "The objective function"),
+    "loss-optimization": ("损失函数与目标函数", "Loss and objective: optimisation by example"),
+    "batch-optimization": ("批优化", "Batch optimisation: gradient descent, gradients, regularisation"),
+    "neural-networks": ("神经网络与前向传播", "Neural networks and forward propagation"),
+    "cnn-basics": ("卷积神经网络基础", "Convolutional network basics: activation functions"),
+    "modern-architectures": ("现代深度学习架构", "Modern deep learning architectures"),
+}
+NOTES_GAP = " … "    # joins non-adjacent excerpts of the notes in a NOTES quote
 
 
 @dataclass
@@ -63,6 +82,17 @@ class ExperimentEntry:
     def claim(self) -> str:
         return self.module.CLAIM
 
+    @property
+    def chapter(self) -> str | None:
+        """The id (a key of ``CHAPTERS``) of the notes' chapter the claim comes from."""
+        return getattr(self.module, "CHAPTER", None)
+
+    @property
+    def notes(self) -> tuple | None:
+        """``(zh, en)``: the notes' sentence(s) the claim comes from, verbatim, and an English rendering."""
+        notes = getattr(self.module, "NOTES", None)
+        return tuple(notes) if notes is not None else None
+
 
 _EXPERIMENTS: dict[str, ExperimentEntry] = {}
 
@@ -77,6 +107,18 @@ def register_experiment(name: str, summary: str):
 
 def experiment_names() -> list:
     return list(_EXPERIMENTS)
+
+
+def experiments_in_notes_order() -> list:
+    """The registered names chapter by chapter in the notes' order (registration order within a chapter;
+    an experiment with no known chapter last)."""
+    order = {c: i for i, c in enumerate(CHAPTERS)}
+    return sorted(_EXPERIMENTS, key=lambda n: order.get(_EXPERIMENTS[n].chapter, len(order)))
+
+
+def notes_excerpts(zh: str) -> list:
+    """The verbatim excerpts of the notes a NOTES quote joins with ``NOTES_GAP``."""
+    return [part for part in zh.split(NOTES_GAP) if part]
 
 
 def get_experiment(name: str) -> ExperimentEntry:
@@ -159,8 +201,12 @@ def run_experiment(name: str, out_dir: str = "runs/experiments", quick: bool = F
     result = evaluate_numbers(entry, numbers)
     os.makedirs(out_dir, exist_ok=True)
     json_path = os.path.join(out_dir, f"{name}.json")
+    notes = entry.notes
     _write_json(json_path, {"experiment": name, "quick": quick, "claim": result.claim, "supported": result.supported,
-                            "verdict": result.verdict, "table": result.table, "data": result.data})
+                            "verdict": result.verdict, "table": result.table, "data": result.data,
+                            "summary": entry.summary, "chapter": entry.chapter,
+                            "notes": {"zh": notes[0], "en": notes[1]} if notes else None,
+                            **provenance(name, out_dir, quick)})
     png_path = _write_plot(os.path.join(out_dir, f"{name}.png"), result.plot, echo)
     echo(f"claim: {result.claim}")
     if result.table:

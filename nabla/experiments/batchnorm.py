@@ -154,6 +154,20 @@ def step_cost(width, batch, train, warmup, repeats) -> dict:
                 "peak_bytes": _peak_step_bytes(m, opts[k], x, y)} for k, m in models.items()}
 
 
+CHAPTER = "modern-architectures"
+NOTES = ("加速训练：批归一化有助于加速训练过程，因为归一化后的输入分布更加稳定，减少了梯度消失问题，使得网络更"
+         "容易收敛。 … 允许使用更高的学习率：归一化后的输入分布更稳定，可以允许使用更高的学习率进行训练，加速"
+         "收敛。 … 计算开销：批归一化需要计算每一批数据的均值和方差，增加了一定的计算开销。 … 不适用于小批量数"
+         "据：在小批量数据上，由于估计的均值和方差可能不准确，批归一化的效果可能会下降。",
+         "Speeds up training: batch normalisation helps speed up training, because the normalised input "
+         "distribution is more stable, the vanishing gradient is reduced and the network converges more easily. "
+         "... Allows a higher learning rate: the normalised input distribution is more stable, so a higher "
+         "learning rate can be used, speeding up convergence. ... Computational overhead: batch normalisation "
+         "must compute the mean and variance of every batch, adding some computational overhead. ... Not suited "
+         "to small batches: on small batches the estimated mean and variance may be inaccurate, so batch "
+         "normalisation may work less well.")
+
+
 @register_experiment("batchnorm", "the same CNN with and without batch norm: learning rates, convergence, "
                      "small batches")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:

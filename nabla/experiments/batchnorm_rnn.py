@@ -143,6 +143,14 @@ def _rows(runs, cfg) -> list:
     return rows
 
 
+CHAPTER = "modern-architectures"
+NOTES = ("不适用于循环神经网络：在循环神经网络中，由于序列长度可能不同，批归一化的应用会变得复杂，因此不太适用"
+         "于此类网络。",
+         "Not suited to recurrent networks: in a recurrent network, since sequence lengths may differ, applying "
+         "batch normalisation becomes complicated, so it does not suit such networks well. (That layer "
+         "normalisation does suit them is nabla's reading, not the notes'.)")
+
+
 @register_experiment("batchnorm-rnn", "char LSTM on the KJV Bible with no norm, batch norm per step, layer norm: "
                      "validation bits/char, BN's train/eval, small-batch and long-sequence gaps")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:

@@ -103,6 +103,20 @@ def _train_one(name, budget, data, echo) -> dict:
     return row
 
 
+CHAPTER = "modern-architectures"
+NOTES = ("目标检测的一般方法是在图像中滑动窗口，然后使用深度学习模型对每个窗口进行分类和定位。 … Fast R-CNN："
+         "对R-CNN进行了改进，通过共享特征提取过程来加速处理速度。 … Faster R-CNN：进一步改进了Fast R-CNN，引入"
+         "了候选区域提取网络（Region Proposal Network，RPN），使整个系统更加高效。 … Yolo（You Only Look Once"
+         "）：是一种单阶段目标检测模型，通过在单个前向传递中直接预测边界框和类别概率，实现了快速且准确的目标检"
+         "测。",
+         "The general method of object detection is to slide a window over the image and classify and localise "
+         "each window with a deep model. ... Fast R-CNN: improves on R-CNN, speeding up processing by sharing the "
+         "feature extraction. ... Faster R-CNN: improves further on Fast R-CNN by introducing the Region Proposal "
+         "Network (RPN), making the whole system more efficient. ... YOLO (You Only Look Once): a single-stage "
+         "detector that predicts bounding boxes and class probabilities directly in one forward pass, achieving "
+         "fast and accurate detection.")
+
+
 @register_experiment("detectors", "sliding windows, R-CNN, Fast R-CNN, Faster R-CNN, YOLO: accuracy and speed")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:
     budget = QUICK_BUDGET_S if quick else BUDGET_S

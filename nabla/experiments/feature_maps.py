@@ -86,6 +86,15 @@ def _shown_image(test) -> np.ndarray:
     return raw.data.data[index].astype(np.float64) / raw.max_value
 
 
+CHAPTER = "modern-architectures"
+NOTES = ("其设计理念包括使用多层卷积和池化层来提取图像特征 … 局部感受野：小尺寸核能够更好地捕捉输入数据的局部"
+         "特征，从而提高了模型对局部模式的识别能力。",
+         "(AlexNet) Its design idea includes using several convolution and pooling layers to extract the image's "
+         "features ... Local receptive field: small kernels capture the local features of the input better, "
+         "improving the model's recognition of local patterns. (That the trained filters look like stroke and "
+         "edge detectors is nabla's reading of these sentences.)")
+
+
 @register_experiment("feature-maps", "a trained LeNet-5's first-layer filters and one image's activation maps")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:
     if quick:

@@ -66,6 +66,14 @@ def falls_at_every_epoch(d, floor: float = 1e-12) -> bool:
     return bool(np.all((np.diff(d) < 0) | (d[1:] < floor)))
 
 
+CHAPTER = "batch-optimization"
+NOTES = ("在凸优化问题中可以保证找到全局最优解 … 相比批梯度下降，SGD 的计算速度更快，但会引入噪声，导致参数更"
+         "新方向不稳定。",
+         "(Batch gradient descent) can guarantee finding the global optimum on convex optimisation problems ... "
+         "Compared with batch gradient descent, SGD computes faster, but it introduces noise, which makes the "
+         "direction of the parameter updates unstable.")
+
+
 @register_experiment("gd-convex", "batch GD reaches the closed-form optimum of least squares; SGD stalls at a floor")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:
     train = load_dataset("linear", train=True, download=download)

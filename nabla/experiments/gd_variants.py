@@ -112,6 +112,15 @@ def _train(train_set, full_batch, batch_size, lr, budget_s, seed, record=True):
             "epochs": seen[-1] / n}
 
 
+CHAPTER = "batch-optimization"
+NOTES = ("批梯度下降的优点是收敛稳定，但计算量大，尤其是数据量很大时。 … 相比批梯度下降，SGD 的计算速度更快，"
+         "但会引入噪声，导致参数更新方向不稳定。 … 小批量梯度下降在计算效率和收敛稳定性之间取得了平衡。",
+         "The advantage of batch gradient descent is stable convergence, but its computation is large, especially "
+         "when the data set is large. ... Compared with batch gradient descent, SGD computes faster, but it "
+         "introduces noise, which makes the direction of the parameter updates unstable. ... Mini-batch gradient "
+         "descent strikes a balance between computational efficiency and convergence stability.")
+
+
 @register_experiment("gd-variants", "batch vs stochastic vs mini-batch gradient descent: one loop, three batch sizes")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:
     full = load_dataset("digits", train=True, download=download)

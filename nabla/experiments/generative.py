@@ -137,6 +137,16 @@ def _probe(model, data, quick: bool) -> dict:
             "dim": int(dim), "train images": int(n)}
 
 
+CHAPTER = "modern-architectures"
+NOTES = ("GAN的优点是能够生成高质量的样本，但训练不稳定、模式崩溃等问题。 … VAE的优点是能够学习数据的潜在表示"
+         "，并且训练相对稳定，但生成的样本质量可能较差。 … 自回归模型的优点是生成的样本质量较高，但生成速度较"
+         "慢，不适用于大规模数据。",
+         "GANs can generate high-quality samples, but suffer from unstable training, mode collapse and similar "
+         "problems. ... VAEs learn a latent representation of the data and train relatively stably, but their "
+         "samples may be of lower quality. ... Autoregressive models generate high-quality samples, but generate "
+         "slowly and do not suit large-scale data.")
+
+
 @register_experiment("generative", "VAE, DCGAN, PixelCNN: sample quality (FID), stability, latent space, speed")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:
     from ..metrics.generative import GenerativeScores

@@ -66,6 +66,14 @@ def gradient_three_ways(x, y, w0: float = 0.7, b0: float = 0.3) -> list:
     return rows
 
 
+CHAPTER = "loss-optimization"
+NOTES = ("我们以一个简单的线性回归模型为例，展示如何通过最小化均方误差（MSE）来找到模型参数。 … 我们可以通过梯"
+         "度下降法来找到使 MSE 最小的参数 \\( w \\) 和 \\( b \\)。",
+         "We take a simple linear regression model as the example and show how the model's parameters are found "
+         "by minimising the mean squared error (MSE). ... We can find the parameters w and b that minimise the "
+         "MSE by gradient descent.")
+
+
 @register_experiment("linear-regression", "gradient descent with the notes' gradients recovers w and b")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:
     rng = np.random.default_rng(0)

@@ -74,6 +74,15 @@ def predict(model, x):
         return model(nb.tensor(x)).data
 
 
+CHAPTER = "neural-networks"
+NOTES = ("保留激活函数的作用是为了引入非线性，从而使网络能够学习非线性关系。 … 这是因为如果不使用激活函数，多"
+         "个线性层的组合仍然只能表示线性变换，无法捕捉到数据中的复杂模式和特征。",
+         "The activation function is kept in order to introduce non-linearity, so that the network can learn "
+         "non-linear relations. ... This is because without activation functions a composition of several linear "
+         "layers can still only represent a linear transformation, and cannot capture the complex patterns and "
+         "features in the data.")
+
+
 @register_experiment("linear-stack", "a deep MLP without activations fits no better than linear regression")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:
     (x, y), (xt, yt) = make_data(256, 0), make_data(256, 1)

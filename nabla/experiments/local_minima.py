@@ -93,6 +93,14 @@ def check_minimum(m) -> dict:
     return {"grad": g, "eig": eig, "is_min": bool(g < 1e-4 and eig.min() > 0)}
 
 
+CHAPTER = "objective"
+NOTES = ("局部最小是指在某个区域内，目标函数值比周围所有点的函数值都要小的点。局部最小并不一定是全局最小，但在"
+         "局部范围内它是最低点。",
+         "A local minimum is a point where, within some region, the objective is smaller than at all the points "
+         "around it. A local minimum is not necessarily the global minimum, but within its neighbourhood it is "
+         "the lowest point.")
+
+
 @register_experiment("local-minima", "gradient descent from many starts ends in different local minima")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:
     k = 15 if quick else 40

@@ -126,6 +126,18 @@ def _train_one(cell, T, hidden, steps, batch, lr, test, echo) -> dict:
             "grad_trained": input_gradient_norms(model, x_probe, y_probe), "losses": losses}
 
 
+CHAPTER = "modern-architectures"
+NOTES = ("长期依赖问题：递归神经网络在处理长序列时，往往会面临长期依赖问题，即难以捕捉序列中长距离的依赖关系。"
+         " … 梯度消失问题：RNN在反向传播过程中容易出现梯度消失或梯度爆炸的问题，导致训练困难和性能下降。 … 递"
+         "归神经网络及其变体（如长短期记忆网络、门控循环单元等）是序列数据建模中最常见的模型之一",
+         "Long-term dependencies: a recurrent network processing long sequences often meets the long-term "
+         "dependency problem, i.e. it has difficulty capturing dependencies over long distances in the sequence. "
+         "... Vanishing gradients: in backpropagation an RNN easily suffers vanishing or exploding gradients, "
+         "making training hard and performance worse. ... Recurrent networks and their variants (long short-term "
+         "memory networks, gated recurrent units, ...) are among the most common models for sequence modelling. "
+         "(That LSTM and GRU overcome the problem is nabla's reading.)")
+
+
 @register_experiment("long-term-dependency", "adding problem at growing lags: RNN vs LSTM vs GRU, accuracy and "
                      "the gradient reaching early steps")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:

@@ -134,6 +134,12 @@ def run_condition(condition: str, digits: dict, sizes: tuple, steps: int, batch:
     return score_rows(condition, preds, test.target), out
 
 
+CHAPTER = "cnn-basics"
+NOTES = ("Softmax 函数的输出是彼此相关的，因此可能不适用于多标签分类或序列生成等任务。",
+         "The outputs of softmax are correlated with each other, so it may not suit multi-label classification or "
+         "tasks such as sequence generation.")
+
+
 @register_experiment("multi-label", "softmax + cross-entropy against independent sigmoids + BCE on overlaid MNIST "
                      "digits (1-2 and 1-3 labels)")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:

@@ -115,6 +115,12 @@ def _rosenbrock_runs(quick: bool):
     return out, {"steps": steps, "lr_grid": lrs, "start": START}
 
 
+CHAPTER = "loss-optimization"
+NOTES = ("高级优化算法：如 Adam、RMSprop、AdaGrad 等，它们能够更有效地处理大规模和复杂的模型。",
+         "Advanced optimisation algorithms, such as Adam, RMSprop and AdaGrad, can handle large-scale and complex "
+         "models more effectively.")
+
+
 @register_experiment("optimizers", "SGD, momentum, AdaGrad, RMSprop, Adam on an MNIST MLP and on Rosenbrock")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:
     mlp, mlp_cfg = _mlp_runs(quick, download, echo)

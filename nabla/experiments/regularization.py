@@ -109,6 +109,18 @@ def _overfit(train, val, width, epochs, dropout, batch_norm, label, echo):
     return c
 
 
+CHAPTER = "batch-optimization"
+NOTES = ("在训练过程中，目标函数通常是损失函数加上正则化项 … L1 正则化：增加权重稀疏性，进行特征选择，减少模型"
+         "复杂度。 … L2 正则化：限制权重大小，减少模型复杂度，防止过拟合。 … Dropout 正则化：随机丢弃神经元，"
+         "防止过度依赖，提高模型鲁棒性和泛化能力。 … 批归一化：标准化数据分布，加速训练过程，提高模型泛化能力"
+         "。",
+         "In training, the objective is usually the loss function plus a regularisation term. ... L1 "
+         "regularisation: increases the sparsity of the weights, selects features, reduces model complexity. ... "
+         "L2 regularisation: limits the size of the weights, reduces model complexity, prevents over-fitting. ... "
+         "Dropout: randomly drops neurons, prevents over-reliance, improves robustness and generalisation. ... "
+         "Batch normalisation: standardises the data distribution, speeds up training, improves generalisation.")
+
+
 @register_experiment("regularization", "L1 vs L2 (sparsity, weight size); dropout and batch norm vs over-fitting")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:
     train_full = load_dataset("mnist-5k", train=True, download=download)

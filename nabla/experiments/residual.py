@@ -91,6 +91,15 @@ def _train_one(depth, shortcut, width, train, test, steps, batch, lr, probe, ech
             "diverged": fit["diverged"], **ev}
 
 
+CHAPTER = "modern-architectures"
+NOTES = ("消除梯度消失问题：残差连接使得梯度可以更轻松地传播到较浅的层，从而减轻了梯度消失问题。 … 提升整体性"
+         "能：残差连接允许网络更深地学习特征表示，因此通常可以提升整体性能，包括准确率和收敛速度。",
+         "Eliminates the vanishing-gradient problem: residual connections let the gradient propagate more easily "
+         "to the shallower layers, which mitigates vanishing gradients. ... Improves overall performance: "
+         "residual connections let the network learn deeper feature representations, so they usually improve "
+         "overall performance, including accuracy and convergence speed.")
+
+
 @register_experiment("residual", "plain vs residual networks at two depths: degradation and first-layer gradients")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:
     if quick:

@@ -128,6 +128,17 @@ def _setup(quick: bool, download: bool) -> dict:
             "shown": test.get_batch(np.arange(SHOWN))[0], "shown_masks": test.get_batch(np.arange(SHOWN))[1]}
 
 
+CHAPTER = "modern-architectures"
+NOTES = ("这些模型通常采用编码器-解码器结构，编码器用于提取图像特征，解码器用于将特征映射回原始图像尺寸并进行"
+         "像素级别的分类。 … 缺点：图像分割通常需要更多的计算资源和训练数据，而且对模型的鲁棒性和泛化能力要求"
+         "较高。",
+         "These models (FCN, U-Net, SegNet) usually use an encoder-decoder structure: the encoder extracts the "
+         "image's features, the decoder maps them back to the original image size and classifies every pixel. ... "
+         "Disadvantages: image segmentation usually needs more computing resources and training data, and demands "
+         "more robustness and generalisation of the model. (What skip connections and SegNet's pooling indices do "
+         "for boundaries and memory is nabla's reading.)")
+
+
 @register_experiment("segmenters", "FCN-32s/16s/8s, U-Net, SegNet: mIoU, boundaries, decoder memory, cost, data")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:
     setup = _setup(quick, download)

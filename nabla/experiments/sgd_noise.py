@@ -127,6 +127,13 @@ def _row(family, sigma, batch, ends, global_min, seconds) -> dict:
             "mean final f": float(f.mean()), "median final f": float(np.median(f)), "cpu s": seconds}
 
 
+CHAPTER = "batch-optimization"
+NOTES = ("随机梯度下降在每次迭代中只使用一个样本计算损失函数的梯度，并使用该梯度更新参数。 … 有助于跳出局部最"
+         "优",
+         "Stochastic gradient descent computes the gradient of the loss from only one sample per iteration and "
+         "updates the parameters with it. ... (Advantage:) it helps to jump out of local optima.")
+
+
 @register_experiment("sgd-noise", "mini-batch / noisy gradients against full-gradient descent on the local-minima "
                      "landscape: share of starts reaching the global minimum")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:

@@ -90,6 +90,17 @@ def _measure(name, kernels, width, train, test, steps, batch, echo) -> dict:
             "losses": fit["losses"], "time_per_step": fit["time_per_step"], **ev}
 
 
+CHAPTER = "modern-architectures"
+NOTES = ("参数共享：小尺寸核在卷积操作中具有更少的参数，因此能够更好地利用参数共享的特性。这有助于减少模型的参"
+         "数量，降低过拟合的风险。 … 局部感受野：小尺寸核能够更好地捕捉输入数据的局部特征，从而提高了模型对局"
+         "部模式的识别能力。 … 计算效率：小尺寸核在计算上通常更高效，因为它们需要更少的乘法和加法操作。",
+         "Parameter sharing: small kernels have fewer parameters in the convolution, so they make better use of "
+         "parameter sharing; this helps reduce the number of model parameters and the risk of over-fitting. ... "
+         "Local receptive field: small kernels capture the local features of the input better, improving the "
+         "model's recognition of local patterns. ... Computational efficiency: small kernels are usually more "
+         "efficient to compute, because they need fewer multiplications and additions.")
+
+
 @register_experiment("small-kernels", "two 3x3 convs vs one 5x5, three 3x3 vs 7x7: parameters, MACs, "
                      "receptive field, accuracy")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:

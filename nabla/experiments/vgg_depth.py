@@ -60,6 +60,12 @@ def _train_depth(depth, width, hidden, train, test, budget, batch, echo) -> dict
             "losses": fit["losses"], "final_loss": tail_mean(fit["losses"]), **ev}
 
 
+CHAPTER = "modern-architectures"
+NOTES = ("VGG是由深度卷积网络组成的一系列模型，其设计理念是通过增加网络深度来提高模型的性能。",
+         "VGG is a family of models made of deep convolutional networks; its design idea is to improve the "
+         "model's performance by increasing the depth of the network.")
+
+
 @register_experiment("vgg-depth", "VGG depths 11/13/16/19 (batch norm) at one CPU budget: accuracy at equal "
                      "epochs and at equal time")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:

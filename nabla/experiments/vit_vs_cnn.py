@@ -126,6 +126,13 @@ def _rows(runs: dict, where: str) -> list:
     return rows
 
 
+CHAPTER = "modern-architectures"
+NOTES = ("在计算机视觉领域，Transformer模型也被用于图像分类、目标检测等任务。",
+         "In computer vision, Transformer models are also used for tasks such as image classification and object "
+         "detection. (That without the convolution's locality prior a ViT needs more compute to match a CNN on "
+         "small images is nabla's reading, not the notes'.)")
+
+
 @register_experiment("vit-vs-cnn", "ViT vs LeNet-5 and ResNet-20 on MNIST and Fashion-MNIST at the same CPU budget: "
                      "test accuracy against CPU seconds")
 def run(quick: bool = False, download: bool = True, echo=print) -> dict:

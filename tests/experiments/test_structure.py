@@ -93,7 +93,9 @@ def test_run_experiment_passes_download_and_echo(toy_experiment, tmp_path):
     assert lines[0].startswith("== toy:") and "toy: one 3 steps, loss 0.5, 0.0 s" in lines
     assert [ln for ln in lines if ln.startswith(("SUPPORTED:", "NOT SUPPORTED:"))] == ["SUPPORTED: measured [1, 2]"]
     record = json.loads((tmp_path / "toy.json").read_text())
-    assert list(record) == ["experiment", "quick", "claim", "supported", "verdict", "table", "data"]
+    assert list(record) == ["experiment", "quick", "claim", "supported", "verdict", "table", "data", "summary",
+                            "chapter", "notes", "date", "nabla_version", "commit", "machine", "command"]
+    assert record["command"] == f"nabla experiment toy --quick --out {tmp_path}" and record["quick"] is True
     assert record["claim"] == "two is more than one" and record["supported"] is True
     assert record["table"] == [{"x": 1, "y": 2.0}] and "table" not in record["data"]
     assert record["data"]["claims"] == {"two is more than one": True} and record["data"]["nan"] is None
