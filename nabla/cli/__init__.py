@@ -3,7 +3,8 @@
     nabla train [MODEL] [--dataset NAME] [--epochs N] [--set key=value] [--resume CKPT] ...
     nabla eval CKPT | nabla sample CKPT | nabla models | nabla datasets [export NAME --format F --out DIR]
     nabla predict CKPT IMAGE [IMAGE ...] --out DIR [--score-thresh S]
-    nabla experiment NAME [--out DIR] [--quick] | nabla experiment --list
+    nabla experiment NAME|all [--out DIR] [--quick] [--skip-existing] | nabla experiment --list
+    nabla report [RUN_DIR ...] --out DIR
     nabla bench [WORKLOAD ...]
     nabla export CKPT --format onnx --out FILE [--opset N] | nabla convert IN.pt OUT.safetensors
 
@@ -16,11 +17,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench, convert, datasets, eval as eval_cmd, experiment, export, models, predict, sample, train
+from . import bench, convert, datasets, eval as eval_cmd, experiment, export, models, predict, report, sample, train
 from .common import UsageError, report_error
 
 COMMANDS = {"train": train, "eval": eval_cmd, "export": export, "convert": convert, "predict": predict, "sample": sample, "models": models,
-            "datasets": datasets, "experiment": experiment, "bench": bench}
+            "datasets": datasets, "experiment": experiment, "report": report, "bench": bench}
 
 
 class _Parser(argparse.ArgumentParser):
