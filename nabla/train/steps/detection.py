@@ -18,14 +18,39 @@ loading).  The best checkpoint has the highest validation ``map``.
 ``(images Tensor, list of target dicts)``, scene generators told the epoch (``set_epoch``) so epoch ``e``
 draws fresh scenes, and an optional batch transform (the geometric augmentation of
 ``nabla.data.detection_transforms``, which moves the boxes with the pixels).
+
+Data parallelism (``mpiexec -n N nabla train``):
+
+* training: ``SceneBatches.shard(rank, N)`` keeps ``torch.utils.data.DistributedSampler``'s rule on the
+  loader's own epoch order: every rank draws the same permutation, pads it to a multiple of N by repeating
+  its start, and takes positions ``rank, rank + N, ...``; so every rank takes the same number of steps, and
+  the ranks' b-th batches together are the b-th batch of one process with batch N*B.  Augmentation draws
+  from the rank's own generator (seeded by seed, epoch and rank).
+* sampling: a two-stage detector samples positive and negative anchors and proposals at random
+  (``BalancedPositiveNegativeSampler``).  With N ranks each step draws N seeds from nabla's global generator
+  (the same draw on every rank, so the global generators stay equal and rank 0's checkpoint resumes on
+  any N) and the samplers of the rank's model use the generator of seed ``rank``: each rank its own draws.
+  Gradients are then averaged by the strategy, as torchvision's detection references do with DDP (a
+  parameter without a gradient on a rank counts as zero there, ``nabla.distributed.buckets``): for a loss
+  that is a mean over the images (YOLO) that is one process's gradient with batch N*B (with ``--sync-bn``:
+  batch norm's statistics are per rank otherwise); for a loss that is a mean over the sampled regions of
+  the batch (the R-CNN heads) it is the mean of the ranks' means.
+* evaluation: mAP is not a mean over images.  ``evaluate_sums(loader, rank, N)`` runs the detector over the
+  rank's contiguous share of the loader's batches and returns its detections and ground truth; the
+  strategy gathers the shards in rank order (the data set's order), ``add_sums`` joins them and
+  ``figures_from_sums`` computes mAP once over the whole set: the figures of one process.  (The batches
+  are the same as one process's, so are the detections.)  ``images_per_s`` is the images over the seconds
+  of all ranks: the speed of one process.
 """
 from __future__ import annotations
 
+import copy
 import time
 
 import numpy as np
 
 from ...autograd.tensor import Tensor, from_numpy
+from ...backend import rng as global_rng
 from ...metrics import MeanAveragePrecision
 from .base import Step
 
@@ -34,8 +59,11 @@ REPORTED = ("map", "map_50", "map_75", "voc_map_50", "map_small", "map_medium", 
             "map_worst", "images_per_s")
 
 
-def _images(x) -> Tensor:
-    return x if isinstance(x, Tensor) else from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+def _images(x, dtype=np.float32) -> Tensor:
+    """A batch of images as a Tensor of ``dtype`` (the detector's: a float64 model takes float64 images)."""
+    if isinstance(x, Tensor):
+        return x if x.dtype == dtype else from_numpy(x.data.astype(dtype))
+    return from_numpy(np.ascontiguousarray(x, dtype=dtype))
 
 
 def _plain_targets(targets) -> list:
@@ -69,7 +97,8 @@ class SceneBatches:
     ``set_epoch`` and ``fixed`` is False, epoch ``e`` asks it for that epoch's scenes (scene generators
     draw new ones each epoch; a fixed training set, ``fixed=True``, keeps epoch 0's).  ``limit`` uses only
     the first ``limit`` items.  ``transform(images, targets, rng) -> (images, targets)`` runs per batch with
-    a generator seeded by (seed, epoch), so a resumed run sees the same augmented batches."""
+    a generator seeded by (seed, epoch), so a resumed run sees the same augmented batches.  ``shard(rank,
+    num_replicas)``: a rank's share (see the module docstring)."""
 
     def __init__(self, dataset, batch_size: int, shuffle: bool = True, seed: int = 0, limit: int | None = None,
                  fixed: bool = False, transform=None, drop_last: bool = False):
@@ -77,20 +106,46 @@ class SceneBatches:
         self.size = len(dataset) if limit is None else min(int(limit), len(dataset))
         self.fixed, self.transform, self.drop_last = fixed, transform, drop_last
         self.epoch = 0
+        self.rank, self.num_replicas = 0, 1
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
+    def shard(self, rank: int, num_replicas: int) -> "SceneBatches":
+        """This rank's share of every epoch, a copy sharing the data set: shuffled (training), positions
+        ``rank::num_replicas`` of each epoch's padded order; not shuffled (evaluation), the rank's contiguous
+        share of the batches (``np.array_split``), so the ranks together score every image once."""
+        if num_replicas < 1 or not 0 <= rank < num_replicas:
+            raise ValueError(f"SceneBatches.shard: rank must be in [0, num_replicas), got rank {rank} of "
+                             f"{num_replicas}")
+        if self.num_replicas != 1:
+            raise ValueError("SceneBatches.shard: the batches are already a shard")
+        part = copy.copy(self)
+        part.rank, part.num_replicas = int(rank), int(num_replicas)
+        return part
+
+    def _samples(self) -> int:
+        """How many images this rank's epoch has (a training shard: the padded order's share)."""
+        return -(-self.size // self.num_replicas) if self.shuffle else self.size
+
+    def _batches(self) -> np.ndarray:
+        """The positions of this rank's batches among its epoch's."""
+        full, rest = divmod(self._samples(), self.batch_size)
+        count = np.arange(full + (1 if rest and not self.drop_last else 0))
+        return count if self.shuffle or self.num_replicas == 1 else np.array_split(count, self.num_replicas)[self.rank]
+
     def __len__(self) -> int:
-        full, rest = divmod(self.size, self.batch_size)
-        return full + (1 if rest and not self.drop_last else 0)
+        return len(self._batches())
 
     def __iter__(self):
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(0 if self.fixed else self.epoch)
         rng = np.random.default_rng([self.seed, self.epoch])
         order = rng.permutation(self.size) if self.shuffle else np.arange(self.size)
-        for b in range(len(self)):
+        if self.shuffle and self.num_replicas > 1:  # DistributedSampler's rule on the epoch's order
+            order = np.resize(order, self._samples() * self.num_replicas)[self.rank::self.num_replicas]
+            rng = np.random.default_rng([self.seed, self.epoch, 1 + self.rank])  # the rank's augmentation
+        for b in self._batches().tolist():
             images, targets = self.dataset.get_batch(order[b * self.batch_size:(b + 1) * self.batch_size])
             if self.transform is not None:
                 images, targets = self.transform(images, targets, rng)
@@ -107,39 +162,88 @@ class DetectionStep(Step):
         self.model, self.optimizer = model, optimizer
         self.class_names = score_classes
 
+    def _dtype(self):
+        return next((p.data.dtype for p in self.model.parameters()), np.dtype(np.float32))
+
     def train_step(self, batch) -> dict:
-        images, targets = _images(batch[0]), _plain_targets(batch[1])
+        images, targets = _images(batch[0], self._dtype()), _plain_targets(batch[1])
         self.optimizer.zero_grad()
-        losses = self.model(images, targets)
+        samplers = self._rank_generators()
+        try:
+            losses = self.model(images, targets)
+        finally:
+            for module in samplers:
+                module.generator = None
         loss = total_loss(losses)
         logs = {"loss": self.minimize(loss, self.optimizer), "batch_size": len(targets)}
         logs.update({k: float(v.item()) for k, v in losses.items()})
         return logs
 
+    def _rank_generators(self) -> list:
+        """With N ranks: the model's samplers (modules with ``fg_bg_sampler`` and no generator of their own)
+        given this step's generator of this rank (see the module docstring); the modules changed."""
+        strategy = getattr(self.trainer, "strategy", None)
+        if strategy is None or strategy.world_size == 1:
+            return []
+        seeds = global_rng().integers(0, 2 ** 63, size=strategy.world_size)  # the same draw on every rank
+        generator = np.random.default_rng(int(seeds[strategy.rank]))
+        samplers = [m for m in self.model.modules()
+                    if hasattr(m, "fg_bg_sampler") and getattr(m, "generator", 0) is None]
+        for module in samplers:
+            module.generator = generator
+        return samplers
+
     def detect(self, images) -> list:
         """The detector's output for one batch, as numpy dicts (eval mode, no graph)."""
         def run():
-            out = self.model(_images(images))
+            out = self.model(_images(images, self._dtype()))
             return [{k: (v.data if isinstance(v, Tensor) else np.asarray(v)) for k, v in d.items()} for d in out]
         return self.run_eval(run)
 
-    def _evaluate(self, loader, per_class: bool = False) -> dict:
-        metric, seconds, n = MeanAveragePrecision(), 0.0, 0
-        for images, targets in loader:
-            images = _images(images)
+    def _detections(self, loader) -> dict:
+        preds, targets, seconds, dtype = [], [], 0.0, self._dtype()
+        for images, batch_targets in loader:
+            images = _images(images, dtype)
             start = time.perf_counter()
             out = self.model(images)
             seconds += time.perf_counter() - start
-            n += len(targets)
-            metric.update([{k: (v.data if isinstance(v, Tensor) else v) for k, v in d.items()} for d in out],
-                          _plain_targets(targets))
+            preds += [{k: (d[k].data if isinstance(d[k], Tensor) else np.asarray(d[k]))
+                       for k in ("boxes", "scores", "labels")} for d in out]
+            targets += _plain_targets(batch_targets)
+        return {"preds": preds, "targets": targets, "seconds": seconds, "images": len(targets)}
+
+    def evaluate_sums(self, loader, rank: int = 0, num_replicas: int = 1) -> dict:
+        """The detector over the rank's share of ``loader`` (``SceneBatches.shard``; eval mode, no graph):
+        ``{"preds", "targets"}`` (one dict per image, in the loader's order), ``seconds`` (forward and
+        post-processing) and ``images``."""
+        if num_replicas > 1:
+            if not hasattr(loader, "shard"):
+                raise ValueError(f"DetectionStep.evaluate_sums: {num_replicas} ranks need batches with a shard "
+                                 f"method (SceneBatches), got {type(loader).__name__}")
+            loader = loader.shard(rank, num_replicas)
+        return self.run_eval(self._detections, loader)
+
+    @staticmethod
+    def add_sums(parts: list) -> dict:
+        """The ``evaluate_sums`` of consecutive shards joined, in their order."""
+        return {"preds": [p for part in parts for p in part["preds"]],
+                "targets": [t for part in parts for t in part["targets"]],
+                "seconds": sum(part["seconds"] for part in parts), "images": sum(part["images"] for part in parts)}
+
+    @staticmethod
+    def figures_from_sums(sums: dict, per_class: bool = False) -> dict:
+        """The figures of the module docstring from (joined) ``evaluate_sums``: mAP computed once over all
+        the images.  With ``per_class`` also ``classes`` and ``map_per_class`` (lists)."""
+        metric = MeanAveragePrecision()
+        metric.update(sums["preds"], sums["targets"])
         result = metric.compute()
-        per_class = [(ap, c) for ap, c in zip(result["map_per_class"], result["classes"]) if ap >= 0]
-        worst_ap, worst = min(per_class) if per_class else (-1.0, -1)
+        scored = [(ap, c) for ap, c in zip(result["map_per_class"], result["classes"]) if ap >= 0]
+        worst_ap, worst = min(scored) if scored else (-1.0, -1)
+        n, seconds = sums["images"], sums["seconds"]
         summary = {k: float(result[k]) for k in REPORTED if k in result}
         summary.update({"map_worst": float(worst_ap), "worst_class": int(worst),
                         "images_per_s": n / seconds if seconds > 0 else 0.0, "images": n})
-        if per_class:  # lists stay out of the training history (its rows are numbers)
+        if per_class and scored:  # lists stay out of the training history (its rows are numbers)
             summary.update({"classes": [int(c) for c in result["classes"]],
                             "map_per_class": [float(v) for v in result["map_per_class"]]})
         return summary
@@ -147,16 +251,15 @@ class DetectionStep(Step):
     def evaluate(self, loader, per_class: bool = False) -> dict:
         """mAP figures over all of ``loader`` (eval mode, no graph); see the module docstring.  With
         ``per_class`` also ``classes`` and ``map_per_class`` (lists)."""
-        return self.run_eval(self._evaluate, loader, per_class)
+        return self.figures_from_sums(self.evaluate_sums(loader), per_class)
 
 
-def proposal_figures(model, loader) -> dict:
-    """For a detector with proposals (``model.propose(images)``: R-CNN's selective search, Faster R-CNN's RPN,
-    the sliding windows): ``proposals_per_image`` and ``proposal_recall_50``, the share of ground-truth boxes
-    some proposal of their image overlaps with IoU >= 0.5, over the loader; {} for one-stage detectors."""
+def proposal_lists(model, loader) -> tuple:
+    """``(proposals, targets)``, one entry per image of ``loader`` in its order, for a detector with proposals
+    (``model.propose(images)``: R-CNN's selective search, Faster R-CNN's RPN, the sliding windows); None for
+    one-stage detectors."""
     if not hasattr(model, "propose"):
-        return {}
-    from ...vision.proposals import proposal_stats
+        return None
     proposals, targets = [], []
     mode = model.training
     model.eval()
@@ -166,8 +269,22 @@ def proposal_figures(model, loader) -> dict:
             targets += _plain_targets(batch_targets)
     finally:
         model.train(mode)
+    return proposals, targets
+
+
+def proposal_figures_from(proposals, targets) -> dict:
+    """``proposals_per_image`` and ``proposal_recall_50``, the share of ground-truth boxes some proposal of
+    their image overlaps with IoU >= 0.5."""
+    from ...vision.proposals import proposal_stats
     stats = proposal_stats(proposals, targets, 0.5)
     return {"proposals_per_image": stats["proposals_per_image"], "proposal_recall_50": stats["recall"]}
+
+
+def proposal_figures(model, loader) -> dict:
+    """The proposal figures (``proposal_figures_from``) of a detector with proposals over ``loader``; {} for
+    one-stage detectors."""
+    lists = proposal_lists(model, loader)
+    return {} if lists is None else proposal_figures_from(*lists)
 
 
 def format_detection(result: dict) -> str:

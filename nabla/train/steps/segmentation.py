@@ -20,6 +20,16 @@ and reads from it
     loss          the mean training loss over the evaluation batches
 
 and picks the best checkpoint by the highest validation ``miou``.
+
+Data parallelism: IoU is a ratio of counts, so a sharded evaluation adds counts, never the ranks' mIoUs.
+``evaluate_sums(loader, rank, num_replicas)`` scores the rank's contiguous share of the loader's batches
+(``SceneBatches.shard``: the same batches one process scores, so the per-batch losses are the same numbers)
+and gives the confusion matrix and the sums of the loss, the batches, the images and the seconds; the ranks'
+sums are added (``add_sums``) and ``figures_from_sums`` reads the figures from the total: one process's.
+Training: ``SceneBatches.shard`` gives each rank its ``DistributedSampler`` share of the epoch's order and the
+strategy averages the ranks' gradients, as DDP does.  Each rank's loss is a mean over its own scored pixels,
+so the average is one process's gradient with batch N*B when every rank scores as many pixels (no ignored
+pixels) and without the Dice term (a ratio over the batch); otherwise it is the mean of the ranks' means.
 """
 from __future__ import annotations
 
@@ -37,8 +47,11 @@ from .base import Step
 REPORTED = ("miou", "miou_digits", "pixel_acc")
 
 
-def _images(x) -> Tensor:
-    return x if isinstance(x, Tensor) else from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+def _images(x, dtype=np.float32) -> Tensor:
+    """A batch of images as a Tensor of ``dtype`` (the model's: a float64 model takes float64 images)."""
+    if isinstance(x, Tensor):
+        return x if x.dtype == dtype else from_numpy(x.data.astype(dtype))
+    return from_numpy(np.ascontiguousarray(x, dtype=dtype))
 
 
 def _masks(m) -> np.ndarray:
@@ -70,9 +83,11 @@ def summarize(confmat: np.ndarray) -> dict:
 
 
 class SegmentationStep(Step):
-    """Cross-entropy (+ optional Dice) per pixel; mean IoU from a dataset-wide confusion matrix."""
+    """Cross-entropy (+ optional Dice) per pixel; mean IoU from a dataset-wide confusion matrix.  ``per_class``:
+    whether ``evaluate`` also gives ``iou_per_class`` (the final report sets it around its evaluation)."""
 
     monitor = ("val_miou", "max")
+    per_class = False
 
     def __init__(self, model, optimizer, num_classes: int | None = None, ignore_index: int = IGNORE_INDEX,
                  dice_weight: float = 0.0):
@@ -81,44 +96,66 @@ class SegmentationStep(Step):
         self.num_classes = int(num_classes if num_classes is not None else model.num_classes)
         self.ignore_index, self.dice_weight = ignore_index, float(dice_weight)
 
+    def _dtype(self):
+        return next((p.data.dtype for p in self.model.parameters()), np.dtype(np.float32))
+
     def train_step(self, batch) -> dict:
-        images, masks = _images(batch[0]), _masks(batch[1])
+        images, masks = _images(batch[0], self._dtype()), _masks(batch[1])
         self.optimizer.zero_grad()
         loss, terms = segmentation_loss(self.model(images), masks, self.ignore_index, self.dice_weight)
         return {"loss": self.minimize(loss, self.optimizer), "batch_size": len(masks), **terms}
 
     def segment(self, images) -> np.ndarray:
         """Predicted masks int64 (B, H, W) of one batch of images (eval mode, no graph): argmax over the classes."""
-        return self.run_eval(lambda: self.model(_images(images)).data.argmax(axis=1))
+        return self.run_eval(lambda: self.model(_images(images, self._dtype())).data.argmax(axis=1))
 
     def predict(self, loader) -> np.ndarray:
         """Predicted masks of every batch of ``loader`` (``(images, masks)`` pairs or images), concatenated."""
         masks = [self.segment(b[0] if isinstance(b, (tuple, list)) else b) for b in loader]
         return np.concatenate(masks) if masks else np.zeros((0,), np.int64)
 
-    def _evaluate(self, loader) -> dict:
+    def _sums(self, loader) -> dict:
         metric = ConfusionMatrix(num_classes=self.num_classes, ignore_index=self.ignore_index)
-        seconds, n, loss_sum, batches = 0.0, 0, 0.0, 0
+        seconds, n, loss_sum, batches, dtype = 0.0, 0, 0.0, 0, self._dtype()
         for images, masks in loader:
-            images, masks = _images(images), _masks(masks)
+            images, masks = _images(images, dtype), _masks(masks)
             start = time.perf_counter()
             logits = self.model(images)
             seconds += time.perf_counter() - start
             loss_sum += float(segmentation_loss(logits, masks, self.ignore_index, self.dice_weight)[0].item())
             metric.update(logits.data.argmax(axis=1), masks)
             n, batches = n + len(masks), batches + 1
-        result = summarize(metric.confmat)
-        result.update({"loss": loss_sum / max(batches, 1), "images_per_s": n / seconds if seconds > 0 else 0.0,
-                       "images": n})
-        return result
+        return {"confmat": metric.confmat, "loss_sum": loss_sum, "batches": batches, "images": n, "seconds": seconds}
 
-    def evaluate(self, loader, per_class: bool = False) -> dict:
-        """The figures of the module docstring over all of ``loader`` (eval mode, no graph); with ``per_class``
-        also ``iou_per_class`` (a list, -1 for a class that occurs nowhere)."""
-        result = self.run_eval(self._evaluate, loader)
-        if not per_class:   # lists stay out of the training history (its rows are numbers)
+    def evaluate_sums(self, loader, rank: int = 0, num_replicas: int = 1) -> dict:
+        """The sums the figures come from over the rank's share of ``loader``'s batches (``loader.shard``; eval
+        mode, no graph): ``{"confmat" (K, K), "loss_sum", "batches", "images", "seconds"}``, which add."""
+        if num_replicas > 1:
+            if not hasattr(loader, "shard"):
+                raise ValueError(f"SegmentationStep.evaluate_sums: {num_replicas} ranks need batches with a shard "
+                                 f"method (SceneBatches), got {type(loader).__name__}")
+            loader = loader.shard(rank, num_replicas)
+        return self.run_eval(self._sums, loader)
+
+    @staticmethod
+    def add_sums(parts: list) -> dict:
+        return {k: sum(p[k] for p in parts) for k in parts[0]}
+
+    def figures_from_sums(self, sums: dict, per_class: bool | None = None) -> dict:
+        """The figures of the module docstring from (added) ``evaluate_sums``: the loss is the mean over the
+        batches, ``images_per_s`` the forward passes' rate of one process."""
+        result = summarize(np.asarray(sums["confmat"]))
+        seconds, n = sums["seconds"], sums["images"]
+        result.update({"loss": sums["loss_sum"] / max(sums["batches"], 1),
+                       "images_per_s": n / seconds if seconds > 0 else 0.0, "images": n})
+        if not (self.per_class if per_class is None else per_class):   # lists stay out of the training history
             result.pop("iou_per_class")
         return result
+
+    def evaluate(self, loader, per_class: bool | None = None) -> dict:
+        """The figures of the module docstring over all of ``loader`` (eval mode, no graph); with ``per_class``
+        (default: the step's ``per_class``) also ``iou_per_class`` (a list, -1 for a class that occurs nowhere)."""
+        return self.figures_from_sums(self.evaluate_sums(loader), per_class)
 
 
 def format_segmentation(result: dict, parameters: int | None = None) -> str:

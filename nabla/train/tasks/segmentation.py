@@ -14,6 +14,12 @@ mask is the scenes' convention, 0 background and 1 + k for the data set's class 
 The last line of ``nabla train`` and ``nabla eval`` on a segmentation model is ``miou=... miou_digits=...
 pixel_acc=...``, then the worst class and its IoU, images/s and the number of parameters
 (``nabla.train.steps.segmentation.format_segmentation``); the line before it gives each class's IoU.
+
+Data-parallel (``mpiexec -n N nabla train``): every rank draws the same scenes and the same epoch order and
+trains on its ``DistributedSampler`` share of it (``SceneBatches.shard``); validation and the final test
+evaluation score each rank's share of the batches and add the confusion matrices
+(``SegmentationStep.evaluate_sums``), so the printed mIoU and pixel accuracy are one process's; rank 0 alone
+prints and writes.
 """
 from __future__ import annotations
 
@@ -39,8 +45,14 @@ def _class_line(result: dict, names) -> str:
     return f"IoU per class (0 = {names[0] if names else 'background'}): " + " ".join(pairs)
 
 
-def _report(step, loader, names, parameters, echo) -> dict:
-    result = step.evaluate(loader, per_class=True)
+def _report(step, loader, names, parameters, echo, evaluate=None) -> dict:
+    """The per-class line and the last line; ``evaluate(loader)``: the trainer's (sharded over the ranks of a
+    data-parallel run), else the step's."""
+    step.per_class = True
+    try:
+        result = (evaluate or step.evaluate)(loader)
+    finally:
+        step.per_class = False
     echo(_class_line(result, names))
     echo(format_segmentation(result, parameters))
     return result
@@ -48,6 +60,7 @@ def _report(step, loader, names, parameters, echo) -> dict:
 
 class SegmentationTask(Task):
     name = "segmentation"
+    data_parallel = True  # confusion matrices add over the ranks' shares (SegmentationStep.evaluate_sums)
 
     def load(self, dataset, settings, download, config=None):
         train = _split(dataset, "train", download, settings["seed"])
@@ -66,7 +79,8 @@ class SegmentationTask(Task):
         loader = eval_batches(test, run.get("eval_limit"))
         echo(f"test set: {loader.size:,} images of {run['dataset']} (last weights; training time "
              f"{run['elapsed']:.1f} s)")
-        return _report(trainer.step, loader, data.config["classes"], trainer.model.num_parameters(), echo)
+        return _report(trainer.step, loader, data.config["classes"], trainer.model.num_parameters(), echo,
+                       trainer.evaluate)
 
     def evaluate(self, model, config, options, echo):
         test = _split(options["dataset"], "test", options["download"])
