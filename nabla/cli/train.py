@@ -121,7 +121,20 @@ def request_from(args):
     return Request(model=args.model, dataset=args.dataset, options=_options(args), settings=settings,
                    out=args.out, resume=args.resume, overwrite=args.overwrite, download=not args.no_download,
                    progress=not args.quiet, eval_limit=args.eval_limit, beam_size=args.beam_size, sampling=sampling,
-                   callback_factories=_tensorboard(args))
+                   callback_factories=_tensorboard(args), command=command_line(args))
+
+
+def command_line(args) -> str | None:
+    """The command as typed, to keep in the run folder: ``nabla train ...``, under ``mpiexec -n N`` when this
+    process is one of N that mpiexec started (``--nproc N`` says it already); None for parsed arguments that
+    did not come from a command line."""
+    import shlex
+    from .. import comm
+    if getattr(args, "argv", None) is None:
+        return None
+    line = shlex.join(["nabla", *args.argv])
+    launched = comm.launched_size()
+    return f"mpiexec -n {launched} {line}" if launched > 1 and args.nproc is None else line
 
 
 def _report(e, quiet=False) -> int:

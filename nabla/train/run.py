@@ -70,6 +70,7 @@ class Request:
     # callbacks the caller adds (e.g. the CLI's TensorBoard logger, from a higher layer): each a function
     # (run folder) -> Callback, called on process 0 only, where the run folder is known
     callback_factories: tuple = ()
+    command: str | None = None  # the command line that asked for it, kept in the run folder's command.txt
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
@@ -380,6 +381,9 @@ def train(request: Request, echo=print, strategy: Strategy | None = None) -> dic
              "a larger --epochs, --max-steps or --time-budget to extend it")
         return {"complete": True, "folder": run.folder}
     _opening(run, echo)
+    if strategy.is_global_zero and request.command:  # one line per session: the run's command, then its resumes
+        with open(os.path.join(run.folder, "command.txt"), "a", encoding="utf-8") as f:
+            f.write(request.command + "\n")
     wall0, cpu0 = time.perf_counter(), time.process_time()
     try:
         t.fit(run.data.extra["loader"], run.data.extra["val_data"], epochs=s["epochs"], max_steps=s["max_steps"],
@@ -405,6 +409,7 @@ def train(request: Request, echo=print, strategy: Strategy | None = None) -> dic
     # the figures of the final report, kept beside the history (test.json: last weights, test split)
     if strategy.is_global_zero:
         write_json(os.path.join(run.folder, "test.json"), {"model": run.entry.name, "dataset": run.dataset,
+                                                           "command": request.command,
                                                            "steps": t.global_step, "training_seconds": t.elapsed,
                                                            **{k: v for k, v in result.items() if k != "samples"}})
     written = run.checkpoints.written

@@ -132,3 +132,13 @@ def test_resuming_a_finished_run_says_it_is_complete(runs, tmp_path):
     named = set(re.findall(r"\S+\.safetensors", res.stdout + res.stderr))
     assert named <= {str(ckpt)}, f"it names checkpoints it did not write: {named - {str(ckpt)}}" + show(res)
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def test_the_run_folder_keeps_each_sessions_command(runs):
+    """command.txt: the command that started the run, then the resume's, as typed; test.json the last one."""
+    root = runs["root"]
+    lines = (root / "a" / "command.txt").read_text().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("nabla train mlp --dataset mnist-5k") and lines[0].endswith(f"--out {root / 'a'}")
+    assert lines[1] == f"nabla train --resume {root / 'a' / 'last.safetensors'} --epochs 2 --quiet"
+    assert json.loads((root / "a" / "test.json").read_text())["command"] == lines[1]

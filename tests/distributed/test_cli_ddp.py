@@ -49,6 +49,8 @@ def test_two_ranks_end_to_end_then_resumed_on_three_and_on_one(mnist5k, tmp_path
     assert out.count("training mlp") == 1 and "batch 32 per process x 2 processes = effective batch 64" in out, out
     assert sorted(os.listdir(tmp_path)) == ["run"], os.listdir(tmp_path)  # no folder of another rank
     assert {"last.safetensors", "history.json", "test.json"} <= set(os.listdir(tmp_path / "run"))
+    assert (tmp_path / "run" / "command.txt").read_text() == "mpiexec -n 2 nabla train " + " ".join(
+        [*TINY, "--max-steps", "20", "--out", "run"]) + "\n"  # once, by rank 0, as the user typed it
     printed = [line for line in out.splitlines() if line.startswith("test accuracy")]
     assert len(printed) == 1
     ev = nabla("eval", "run/last.safetensors", "--no-download", cwd=tmp_path, env={"OPENBLAS_NUM_THREADS": "1"})
