@@ -43,7 +43,8 @@ from ..data.datasets import get_dataset
 from ..models.registry import build_model, get_model_entry
 from ..train import Trainer
 from ..train.settings import make_optimizer, resolve
-from ..train.steps.detection import DetectionStep, SceneBatches, proposal_figures
+from ..train.steps.detection import DetectionStep, proposal_figures
+from ..train.steps.scene_batches import SceneBatches
 from .base import register_experiment
 from .common import Heartbeat
 

@@ -46,7 +46,7 @@ from ..metrics.segmentation import ConfusionMatrix
 from ..models.registry import build_model, get_model_entry
 from ..train import Trainer
 from ..train.settings import make_optimizer, resolve
-from ..train.steps.detection import SceneBatches
+from ..train.steps.scene_batches import SceneBatches
 from ..train.steps.segmentation import SegmentationStep, summarize
 from .base import register_experiment
 from .common import Heartbeat, format_claims

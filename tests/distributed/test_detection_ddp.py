@@ -16,7 +16,8 @@ from nabla.data.datasets import MNISTScenes
 from nabla.distributed.strategy import distribute, shard
 from nabla.models import build_model
 from nabla.train import run as runs
-from nabla.train.steps.detection import DetectionStep, SceneBatches
+from nabla.train.steps.detection import DetectionStep
+from nabla.train.steps.scene_batches import SceneBatches
 
 from ..cli.helpers import show
 from .mpi_helpers import run_ranks
@@ -95,7 +96,8 @@ from nabla import backend, comm, nn, optim
 from nabla.data.datasets import MNISTScenes
 from nabla.models import build_model
 from nabla.train import Trainer
-from nabla.train.steps.detection import DetectionStep, SceneBatches
+from nabla.train.steps.detection import DetectionStep
+from nabla.train.steps.scene_batches import SceneBatches
 from nabla.distributed import DDPStrategy
 from nabla.distributed.strategy import distribute
 

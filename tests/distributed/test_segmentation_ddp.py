@@ -13,7 +13,7 @@ import pytest
 import nabla as nb
 from nabla import nn
 from nabla.data.datasets.scenes import MNISTScenes
-from nabla.train.steps.detection import SceneBatches
+from nabla.train.steps.scene_batches import SceneBatches
 from nabla.train.steps.segmentation import SegmentationStep
 
 from ..cli.helpers import nabla, show, skip_unless_dataset
@@ -44,7 +44,7 @@ sys.path.insert(0, sys.argv[1])
 import numpy as np, nabla as nb
 from nabla import comm, nn, optim
 from nabla.train import Trainer
-from nabla.train.steps.detection import SceneBatches
+from nabla.train.steps.scene_batches import SceneBatches
 from nabla.train.steps.segmentation import SegmentationStep
 from nabla.distributed import DDPStrategy
 from nabla.distributed.strategy import distribute

@@ -6,7 +6,8 @@ import nabla as nb
 from nabla import nn
 from nabla.data.datasets import MNISTScenes
 from nabla.train import Trainer
-from nabla.train.steps.detection import DetectionStep, SceneBatches, format_detection, total_loss
+from nabla.train.steps.detection import DetectionStep, format_detection, total_loss
+from nabla.train.steps.scene_batches import SceneBatches
 
 
 class OracleDetector(nn.Module):

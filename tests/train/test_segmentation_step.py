@@ -7,7 +7,7 @@ from nabla import nn
 from nabla.data.datasets import MNIST, MNISTScenes
 from nabla.data.datasets.scenes import SceneSpec, make_scene
 from nabla.models import build_model
-from nabla.train.steps.detection import SceneBatches
+from nabla.train.steps.scene_batches import SceneBatches
 from nabla.train.steps.segmentation import SegmentationStep, format_segmentation, summarize
 
 

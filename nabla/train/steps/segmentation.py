@@ -42,16 +42,10 @@ from ...data.datasets.masks import IGNORE_INDEX   # 255: VOC's value for pixels 
 from ...metrics.segmentation import ConfusionMatrix, iou_per_class
 from ...nn import functional as F
 from .base import Step
+from .scene_batches import as_images as _images
 
 # the figures of the last line of ``nabla train`` / ``nabla eval`` on a segmentation model, in this order
 REPORTED = ("miou", "miou_digits", "pixel_acc")
-
-
-def _images(x, dtype=np.float32) -> Tensor:
-    """A batch of images as a Tensor of ``dtype`` (the model's: a float64 model takes float64 images)."""
-    if isinstance(x, Tensor):
-        return x if x.dtype == dtype else from_numpy(x.data.astype(dtype))
-    return from_numpy(np.ascontiguousarray(x, dtype=dtype))
 
 
 def _masks(m) -> np.ndarray:

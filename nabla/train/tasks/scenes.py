@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ...data.datasets import get_dataset
 from ...data.detection_transforms import RandomShift
-from ..steps.detection import SceneBatches
+from ..steps.scene_batches import SceneBatches
 
 EVAL_BATCH = 50
 AUGMENT_SHIFT = 4

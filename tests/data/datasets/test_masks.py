@@ -9,7 +9,7 @@ import nabla as nb
 from nabla import nn
 from nabla.data.datasets.masks import SegmentationFolder, is_masks_spec, masks_dataset_class, parse_masks_spec
 from nabla.data.image_io import write_png
-from nabla.train.steps.detection import SceneBatches
+from nabla.train.steps.scene_batches import SceneBatches
 from nabla.train.steps.segmentation import SegmentationStep
 
 PIL = pytest.importorskip("PIL.Image")
