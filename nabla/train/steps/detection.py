@@ -43,7 +43,7 @@ import time
 
 import numpy as np
 
-from ...autograd.tensor import Tensor, from_numpy
+from ...autograd.tensor import Tensor
 from ...backend import rng as global_rng
 from ...metrics import MeanAveragePrecision
 from .base import Step

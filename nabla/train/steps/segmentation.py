@@ -37,7 +37,7 @@ import time
 
 import numpy as np
 
-from ...autograd.tensor import Tensor, from_numpy
+from ...autograd.tensor import Tensor
 from ...data.datasets.masks import IGNORE_INDEX   # 255: VOC's value for pixels that are not scored
 from ...metrics.segmentation import ConfusionMatrix, iou_per_class
 from ...nn import functional as F
