@@ -25,10 +25,13 @@ the Trainer asks).
                        whole validation set: not a mean over the loader's samples, so shards cannot be summed)
                        evaluates its shard with ``evaluate(loader, whole=False)``; rank 0 alone computes
                        ``whole_figures()`` and broadcasts them (the same numbers as one process's).
-                       A step with ``evaluate_sums(loader, rank, world_size)`` (text classification: the
-                       loss sum, the count and the confusion matrix, from which macro-F1 comes; tagging: the
-                       segmentation counts) scores its own share; the shards' sums are added
-                       (``step.add_sums``) and the figures computed from the total (``figures_from_sums``)
+                       A step with ``evaluate_sums(loader, rank, world_size)`` scores its own share and
+                       returns what adds up: text classification and segmentation their confusion matrices,
+                       tagging its segmentation counts, the language models their token losses, forecasting
+                       its squared and absolute errors, seq2seq its edit counts; binary its scores and
+                       detection its detections and ground truth, joined in the data set's order.  The
+                       shards are combined (``step.add_sums``) and the figures computed once from the whole
+                       (``figures_from_sums``): ROC AUC, mAP, macro-F1 are never means of the ranks' figures
 
 ``distribute(loader, seed)``: the training loader with a ``DistributedSampler`` (this rank's shard of each
 epoch's shuffled order; the Trainer calls its ``set_epoch``); a wrapper holding its DataLoader as ``.loader``
