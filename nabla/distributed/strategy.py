@@ -50,29 +50,14 @@ import numpy as np
 from .. import comm
 from ..data import DataLoader
 from ..data.distributed_sampler import DistributedSampler
-from ..data.sampler import RandomSampler, Sampler
+from ..data.sampler import RandomSampler
 from ..train.run import RunError
 from ..train.settings import SettingsError
+from ..train.steps.sharding import evaluation_share
 from ..train.strategy import Strategy
 from .buckets import GradientReducer
 from .collectives import broadcast_tensors, check_same_everywhere, init
 from .ddp import signature
-
-
-class ShardSampler(Sampler):
-    """Fixed indices in their order: a rank's contiguous share of an evaluation set (no padding, no repeats)."""
-
-    def __init__(self, indices):
-        self.indices = np.asarray(indices, dtype=np.int64)
-
-    def index_array(self) -> np.ndarray:
-        return self.indices
-
-    def __iter__(self):
-        return iter(self.indices.tolist())
-
-    def __len__(self) -> int:
-        return len(self.indices)
 
 
 def _check_loader(loader, what: str) -> None:
@@ -99,16 +84,9 @@ def distribute(loader, seed: int, rank: int | None = None, world_size: int | Non
                       collate_fn=loader.collate_fn)
 
 
-def shard(loader, rank: int, world_size: int) -> DataLoader:
+def shard(loader, rank: int, world_size: int):
     """This rank's contiguous share of an evaluation loader's samples, in the loader's order."""
-    if hasattr(loader, "shard"):
-        return loader.shard(rank, world_size)
-    _check_loader(loader, "evaluation")
-    sampler = loader.sampler
-    order = sampler.index_array() if hasattr(sampler, "index_array") else np.fromiter(sampler, dtype=np.int64)
-    mine = np.array_split(np.asarray(order, dtype=np.int64), world_size)[rank]
-    return DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=ShardSampler(mine),
-                      collate_fn=loader.collate_fn)
+    return evaluation_share(loader, rank, world_size)
 
 
 def combine(results: list, counts: tuple = ()) -> dict:

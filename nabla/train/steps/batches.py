@@ -23,6 +23,7 @@ import numpy as np
 
 from ...autograd.tensor import from_numpy
 from ...data.text.pairs import BucketBatchSampler
+from .sharding import check_shard
 
 __all__ = ["BucketBatches", "batch_tensors"]
 
@@ -45,11 +46,7 @@ class BucketBatches:
 
     def shard(self, rank: int, num_replicas: int) -> "BucketBatches":
         """This rank's share of every epoch (see the module docstring), sharing the data set and sampler."""
-        if num_replicas < 1 or not 0 <= rank < num_replicas:
-            raise ValueError(f"BucketBatches.shard: rank must be in [0, num_replicas), got rank {rank} of "
-                             f"{num_replicas}")
-        if self.num_replicas != 1:
-            raise ValueError("BucketBatches.shard: the batches are already a shard")
+        check_shard("BucketBatches", rank, num_replicas, self.num_replicas)
         part = copy.copy(self)
         part.sampler = copy.deepcopy(self.sampler)  # its own generator, in the same state as every rank's
         part.rank, part.num_replicas = rank, num_replicas

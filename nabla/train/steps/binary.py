@@ -18,27 +18,15 @@ import numpy as np
 
 from ... import nn
 from ...autograd.tensor import Tensor
-from ...data import DataLoader, Subset
 from ..binary_metrics import binary_accuracy, binary_scores
 from .classification import SupervisedStep, main_output
+from .sharding import evaluation_share
 
 
 def binary_targets(y) -> np.ndarray:
     """0/1 labels of any integer or float dtype, (B,) or (B, 1), as float32 (B, 1)."""
     a = y.data if isinstance(y, Tensor) else np.asarray(y)
     return a.astype(np.float32, copy=False).reshape(-1, 1)
-
-
-def loader_share(loader: DataLoader, rank: int, num_replicas: int) -> DataLoader:
-    """The rank's contiguous share (``np.array_split``) of an evaluation DataLoader's samples, in the loader's
-    order, with its batch size and collate function: the shares of ranks 0..N-1 one after another are the
-    loader's samples, each once."""
-    if not isinstance(loader, DataLoader) or loader.batch_size is None:
-        raise ValueError(f"BinaryStep.evaluate_sums: needs a DataLoader with a batch_size, got {type(loader).__name__}")
-    sampler = loader.sampler
-    order = sampler.index_array() if hasattr(sampler, "index_array") else np.fromiter(sampler, dtype=np.int64)
-    mine = np.array_split(np.asarray(order, dtype=np.int64), num_replicas)[rank]
-    return DataLoader(Subset(loader.dataset, mine), batch_size=loader.batch_size, collate_fn=loader.collate_fn)
 
 
 class BinaryStep(SupervisedStep):
@@ -69,10 +57,10 @@ class BinaryStep(SupervisedStep):
         return self.figures_from_sums(self._scores(loader))
 
     def evaluate_sums(self, loader, rank: int = 0, num_replicas: int = 1) -> dict:
-        """``{"logits", "targets"}`` (N_r,) of the rank's share of ``loader`` (``loader_share``; eval mode, no
+        """``{"logits", "targets"}`` (N_r,) of the rank's share of ``loader`` (``evaluation_share``; eval mode, no
         graph): what the figures of the whole split are computed from once the shares are put together."""
         if num_replicas > 1:
-            loader = loader_share(loader, rank, num_replicas)
+            loader = evaluation_share(loader, rank, num_replicas, "BinaryStep.evaluate_sums")
         return self.run_eval(self._scores, loader)
 
     @staticmethod

@@ -48,6 +48,7 @@ from ...backend import rng as global_rng
 from ...metrics import MeanAveragePrecision
 from .base import Step
 from .scene_batches import as_images as _images
+from .sharding import evaluation_share
 
 # the figures a detector's evaluation prints, in this order ("name=value" pairs)
 REPORTED = ("map", "map_50", "map_75", "voc_map_50", "map_small", "map_medium", "map_large", "mar_100",
@@ -143,10 +144,7 @@ class DetectionStep(Step):
         ``{"preds", "targets"}`` (one dict per image, in the loader's order), ``seconds`` (forward and
         post-processing) and ``images``."""
         if num_replicas > 1:
-            if not hasattr(loader, "shard"):
-                raise ValueError(f"DetectionStep.evaluate_sums: {num_replicas} ranks need batches with a shard "
-                                 f"method (SceneBatches), got {type(loader).__name__}")
-            loader = loader.shard(rank, num_replicas)
+            loader = evaluation_share(loader, rank, num_replicas, "DetectionStep.evaluate_sums")
         return self.run_eval(self._detections, loader)
 
     @staticmethod

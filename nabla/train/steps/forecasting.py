@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd.tensor import Tensor
-from ...data import DataLoader, Subset
 from .classification import RegressionStep, _tensor
+from .sharding import evaluation_share
 
 __all__ = ["ForecastStep"]
 
@@ -40,7 +40,7 @@ class ForecastStep(RegressionStep):
     def evaluate_sums(self, loader, rank: int = 0, num_replicas: int = 1) -> dict:
         """``{"loss_sum", "n", "sq_sum", "count"}`` over rank's contiguous share of ``loader``'s windows."""
         if num_replicas > 1:
-            loader = share(loader, rank, num_replicas)
+            loader = evaluation_share(loader, rank, num_replicas, "ForecastStep.evaluate_sums")
         return self.run_eval(self._sums, loader)
 
     def _sums(self, loader) -> dict:
@@ -73,14 +73,3 @@ class ForecastStep(RegressionStep):
             outs = [self.model(Tensor(z[i:i + batch_size])).data for i in range(0, len(z), batch_size)]
             return np.concatenate(outs) if outs else np.zeros((0, getattr(self.model, "horizon", 0)))
         return self.run_eval(run).astype(np.float64) * self.std + self.mean
-
-
-def share(loader, rank: int, num_replicas: int) -> DataLoader:
-    """Rank's contiguous share (``np.array_split``) of an evaluation DataLoader's samples, in its order."""
-    if num_replicas < 1 or not 0 <= rank < num_replicas:
-        raise ValueError(f"ForecastStep: rank must be in [0, num_replicas), got rank {rank} of {num_replicas}")
-    sampler = loader.sampler
-    order = sampler.index_array() if hasattr(sampler, "index_array") else np.fromiter(sampler, dtype=np.int64)
-    mine = np.array_split(np.asarray(order, dtype=np.int64), num_replicas)[rank]
-    return DataLoader(Subset(loader.dataset, mine.tolist()), batch_size=loader.batch_size,
-                      collate_fn=loader.collate_fn)

@@ -26,11 +26,11 @@ import copy
 import numpy as np
 
 from ...autograd.grad_mode import no_grad
-from ...autograd.tensor import Tensor
-from ...autograd.tensor import from_numpy
+from ...autograd.tensor import Tensor, from_numpy
 from ...data.text.corpus import LMStreamLoader
 from ...nn.utils.rnn import detach_hidden
 from .base import Step
+from .sharding import check_shard
 
 
 def token_ids(x) -> np.ndarray:
@@ -104,13 +104,6 @@ def _windows(ids, T: int, batch_size: int, rank: int = 0, num_replicas: int = 1)
         yield _t(xs[a:a + batch_size]), _t(ys[a:a + batch_size])
 
 
-def _check_shard(what: str, rank: int, num_replicas: int, current: int) -> None:
-    if num_replicas < 1 or not 0 <= rank < num_replicas:
-        raise ValueError(f"{what}.shard: rank must be in [0, num_replicas), got rank {rank} of {num_replicas}")
-    if current != 1:
-        raise ValueError(f"{what}.shard: the batches are already a shard")
-
-
 class StreamBatches:
     """Truncated-BPTT batches for a recurrent model: epoch ``e`` reads the stream from a random offset
     below ``seq_len`` (seeded by ``seed + e``), so window boundaries move between epochs."""
@@ -122,7 +115,7 @@ class StreamBatches:
 
     def shard(self, rank: int, num_replicas: int) -> "StreamBatches":
         """Rank's ``batch_size`` rows of the layout of ``num_replicas * batch_size`` rows (a copy)."""
-        _check_shard("StreamBatches", rank, num_replicas, self.num_replicas)
+        check_shard("StreamBatches", rank, num_replicas, self.num_replicas)
         part = copy.copy(self)
         part.rank, part.num_replicas = int(rank), int(num_replicas)
         part._len = len(part._loader(0))
@@ -162,7 +155,7 @@ class RandomWindows:
     def shard(self, rank: int, num_replicas: int) -> "RandomWindows":
         """Rank's ``batch_size`` windows of each global batch of ``num_replicas * batch_size`` (a copy with its own
         generator, in the same state as every rank's); an epoch is the global batch's steps."""
-        _check_shard("RandomWindows", rank, num_replicas, self.num_replicas)
+        check_shard("RandomWindows", rank, num_replicas, self.num_replicas)
         part = copy.copy(self)
         part.rng = copy.deepcopy(self.rng)
         part.rank, part.num_replicas = int(rank), int(num_replicas)

@@ -15,6 +15,7 @@ import copy
 import numpy as np
 
 from ...autograd.tensor import Tensor, from_numpy
+from .sharding import check_shard
 
 
 def as_images(x, dtype=np.float32) -> Tensor:
@@ -49,11 +50,7 @@ class SceneBatches:
         """This rank's share of every epoch, a copy sharing the data set: shuffled (training), positions
         ``rank::num_replicas`` of each epoch's padded order; not shuffled (evaluation), the rank's contiguous
         share of the batches (``np.array_split``), so the ranks together score every image once."""
-        if num_replicas < 1 or not 0 <= rank < num_replicas:
-            raise ValueError(f"SceneBatches.shard: rank must be in [0, num_replicas), got rank {rank} of "
-                             f"{num_replicas}")
-        if self.num_replicas != 1:
-            raise ValueError("SceneBatches.shard: the batches are already a shard")
+        check_shard("SceneBatches", rank, num_replicas, self.num_replicas)
         part = copy.copy(self)
         part.rank, part.num_replicas = int(rank), int(num_replicas)
         return part

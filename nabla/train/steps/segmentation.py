@@ -43,6 +43,7 @@ from ...metrics.segmentation import ConfusionMatrix, iou_per_class
 from ...nn import functional as F
 from .base import Step
 from .scene_batches import as_images as _images
+from .sharding import evaluation_share
 
 # the figures of the last line of ``nabla train`` / ``nabla eval`` on a segmentation model, in this order
 REPORTED = ("miou", "miou_digits", "pixel_acc")
@@ -125,10 +126,7 @@ class SegmentationStep(Step):
         """The sums the figures come from over the rank's share of ``loader``'s batches (``loader.shard``; eval
         mode, no graph): ``{"confmat" (K, K), "loss_sum", "batches", "images", "seconds"}``, which add."""
         if num_replicas > 1:
-            if not hasattr(loader, "shard"):
-                raise ValueError(f"SegmentationStep.evaluate_sums: {num_replicas} ranks need batches with a shard "
-                                 f"method (SceneBatches), got {type(loader).__name__}")
-            loader = loader.shard(rank, num_replicas)
+            loader = evaluation_share(loader, rank, num_replicas, "SegmentationStep.evaluate_sums")
         return self.run_eval(self._sums, loader)
 
     @staticmethod

@@ -20,6 +20,7 @@ from ...ops.loss import cross_entropy
 from ..metrics import accuracy, confusion_matrix, scores_from_confusion
 from .base import Step
 from .batches import BucketBatches
+from .sharding import evaluation_share
 
 __all__ = ["SequenceBatches", "TextClassificationStep", "predict_sequences"]
 
@@ -72,7 +73,7 @@ class TextClassificationStep(Step):
         """``{"loss_sum", "n", "confusion"}`` over the rank's share of ``loader`` (``BucketBatches.shard``; the
         confusion None when it is empty): sums that add over the shards of a data set."""
         if num_replicas > 1:
-            loader = loader.shard(rank, num_replicas)
+            loader = evaluation_share(loader, rank, num_replicas, "TextClassificationStep.evaluate_sums")
         logits, labels, loss = self.predict(loader)
         cm = confusion_matrix(logits.argmax(1), labels, num_classes=logits.shape[1]) if len(labels) else None
         return {"loss_sum": loss * len(labels), "n": len(labels), "confusion": cm}
