@@ -3,6 +3,7 @@ signatures, and ``TensorBoardLogger``, the Trainer callback behind ``nabla train
 
 The event files are written by ``tensorboardX`` (the optional extra ``nabla[tensorboard]``, imported only when a
 writer is made); nabla Tensors are handed over as NumPy arrays.  ``tensorboard --logdir DIR`` shows them.
+``SummaryWriter.add_graph(model, input)`` writes the model's autograd graph (``nabla.utils.tensorboard_graph``).
 
 What the callback logs (step = the optimizer step, ``trainer.global_step``):
 
@@ -11,15 +12,17 @@ What the callback logs (step = the optimizer step, ``trainer.global_step``):
 
       samples/s = batch_size x processes x steps since the last point / wall seconds since the last point
 
-  (images/s for image models; evaluation time is left out: the clock restarts after each evaluation);
+  (images/s for image models; evaluation time is left out: the clock restarts after each evaluation), and
+  ``train/lr_N`` for each further parameter group or optimizer N (a GAN's generator: ``train/lr_1``);
 * at each evaluation (each epoch, or every ``--eval-every`` steps): the history row, ``val/NAME`` for the
   validation figures and ``epoch/NAME`` for the means since the last row (loss, metrics, lr, time), and a
   histogram per parameter of its weights (``weights/NAME``) and of its last gradient (``grads/NAME``: the
   gradient the optimizer stepped with, after the processes' averaging, the L1 term and clipping);
-* for a model that can ``sample`` (the generative models), a grid of ``sample_grid`` samples (``samples``,
-  from a fixed seed, so the grids of successive evaluations compare) at each evaluation;
-* for a segmentation model (a step that can ``segment``), the first ``overlays`` validation images with the
-  predicted classes blended in (``segmentation``) at each evaluation;
+* at each evaluation, images chosen by the step's class (``nabla.utils.tensorboard_images``): a grid of
+  ``sample_grid`` samples of a GAN or VAE, or of at most 9 of a PixelCNN (it samples pixel by pixel)
+  (``samples``, from a fixed seed, so the grids of successive evaluations compare); the first ``overlays``
+  validation images with their true boxes and a detector's boxes (``detections``), or a segmentation model's
+  predicted classes (``segmentation``), drawn on them;
 * at the start: the run's configuration (model, options, data set, settings) as text (``run/config``).
 """
 from __future__ import annotations
@@ -109,6 +112,18 @@ class SummaryWriter:
         """A matplotlib figure (or a list of them) rendered to an image (needs matplotlib)."""
         self._writer.add_figure(tag, figure, global_step, close, walltime)
 
+    def add_graph(self, model, input_to_model=None, verbose=False, use_strict_trace=True):
+        """``model``'s autograd graph on ``input_to_model`` (a Tensor, array or tuple of them), folded by module,
+        for TensorBoard's GRAPHS tab (``nabla.utils.tensorboard_graph``).  ``verbose`` prints the node count;
+        ``use_strict_trace`` is accepted for PyTorch's signature (nabla records the graph as it runs)."""
+        from .tensorboard_graph import graph_def
+        if input_to_model is None:
+            raise ValueError(f"add_graph: {type(model).__name__} needs input_to_model to run its forward on")
+        graph = graph_def(model, input_to_model)
+        if verbose:
+            print(f"add_graph: {len(graph.node)} nodes")
+        self._writer._get_file_writer().add_onnx_graph(graph)   # writes the GraphDef alone, as an event
+
     def add_text(self, tag, text_string, global_step=None, walltime=None):
         """Text, rendered as Markdown by TensorBoard."""
         self._writer.add_text(tag, text_string, global_step, walltime)
@@ -148,8 +163,8 @@ class TensorBoardLogger(Callback):
 
     ``log_dir``: the folder of the event files; ``log_every_n_steps``: steps between the training points;
     ``histograms``: weight and gradient histograms at each evaluation; ``sample_grid``: samples drawn for the
-    grid of a model that can ``sample`` (0: none); ``overlays``: validation images drawn with a segmentation
-    model's predicted classes (0: none)."""
+    grid of a generative model (0: none); ``overlays``: validation images drawn with a detector's boxes or a
+    segmentation model's predicted classes (0: none)."""
 
     def __init__(self, log_dir, log_every_n_steps: int = 10, histograms: bool = True, sample_grid: int = 16,
                  overlays: int = 8):
@@ -183,9 +198,8 @@ class TensorBoardLogger(Callback):
         for name, values in trainer.step_history.items():
             if values:
                 self.writer.add_scalar(f"train/{name}", values[-1], step)
-        groups = trainer.step_groups()
-        if groups:
-            self.writer.add_scalar("train/lr", groups[0]["lr"], step)
+        for i, group in enumerate(trainer.step_groups()):
+            self.writer.add_scalar("train/lr" if i == 0 else f"train/lr_{i}", group["lr"], step)
         seconds, rate = time.perf_counter() - self._clock, _step_rate(trainer)
         if rate and seconds > 0:
             self.writer.add_scalar("train/samples_per_sec", rate * self._steps / seconds, step)
@@ -201,10 +215,7 @@ class TensorBoardLogger(Callback):
                 self.writer.add_scalar(tag, value, step)
         if self.histograms:
             self._histograms(trainer, step)
-        if self.sample_grid and callable(getattr(trainer.model, "sample", None)):
-            self._samples(trainer.model, step)
-        if self.overlays and callable(getattr(trainer.step, "segment", None)) and trainer.val_data is not None:
-            self._segmentation(trainer.step, trainer.val_data, step)
+        self._images(trainer, step)
         self.writer.flush()
         self._restart_clock()  # the evaluation's time is no training time
 
@@ -216,37 +227,12 @@ class TensorBoardLogger(Callback):
                 if p.grad is not None:
                     self.writer.add_histogram(f"grads/{prefix}{name}", p.grad, step)
 
-    def _samples(self, model, step):
-        from ..autograd import no_grad
-        from ..train.tasks.generative import sample_images
-        from ..vision.utils import make_grid
-        was_training = model.training
-        model.eval()
-        try:
-            with no_grad():  # a fixed seed of its own: the training's random stream is not touched
-                images = _numpy(sample_images(model, self.sample_grid, seed=0))
-        finally:
-            model.train(was_training)
-        nrow = int(np.ceil(np.sqrt(len(images))))
-        self.writer.add_image("samples", np.clip(_numpy(make_grid(images, nrow=nrow)), 0, 1), step)
-
-    def _segmentation(self, seg_step, val_data, step):
-        """The first validation images with the predicted classes blended in (class 0, the background, left
-        clear), in the VOC colours ``nabla.vision.draw_masks`` uses."""
-        from ..vision.draw_masks import draw_segmentation_masks, label_colormap
-        batch = next(iter(val_data), None)
-        if batch is None:
-            return
-        images = _numpy(batch[0] if isinstance(batch, (tuple, list)) else batch)[:self.overlays]
-        predicted = seg_step.segment(images)                                       # (B, H, W) class ids
-        classes = np.arange(1, int(seg_step.num_classes))
-        low = images.min(axis=(1, 2, 3), keepdims=True)
-        span = np.maximum(images.max(axis=(1, 2, 3), keepdims=True) - low, 1e-12)
-        pixels = np.rint((images - low) / span * 255).astype(np.uint8)           # each image stretched to 0..255
-        colours = label_colormap(len(classes) + 1)[1:]
-        drawn = [draw_segmentation_masks(img, p[None] == classes[:, None, None], 0.5, colours)
-                 for img, p in zip(pixels, predicted)]  # a few images: the blend itself is vectorised
-        self.writer.add_images("segmentation", np.stack(drawn), step)
+    def _images(self, trainer, step):
+        from .tensorboard_images import evaluation_images
+        images = evaluation_images(trainer.step, trainer.val_data, self.sample_grid, self.overlays,
+                                   trainer.config.get("classes"))
+        for tag, image in images.items():
+            self.writer.add_image(tag, image, step)
 
     def on_train_end(self, trainer):
         if self.writer is not None:

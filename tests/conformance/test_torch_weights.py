@@ -1,9 +1,10 @@
 """PyTorch weights in and out through safetensors files: a torch.nn model's state_dict saved by
-``safetensors.torch.save_file`` (read back with ``safetensors.numpy.load_file``: ``nabla.load`` reads only
-files nabla wrote) loads (strict) into the nabla model of the same configuration and the
-eval-mode outputs agree (rtol 1e-3, atol 1e-4, float32); nabla's state_dict saved by ``nabla.save`` loads
-(strict) into the torch model with the same agreement.  Families: Linear/Conv2d/BatchNorm2d stacks,
-LSTM (2 layers, bidirectional), GRU, TransformerEncoder (2 layers, batch_first, norm_first both ways).
+``safetensors.torch.save_file`` (read back with ``nabla.load``, which reads another library's safetensors file
+as a dict of arrays) loads (strict) into the nabla model of the same configuration and the eval-mode outputs
+agree (rtol 1e-3, atol 1e-4, float32; a recurrent layer's final states too); nabla's
+state_dict saved by ``nabla.save`` loads (strict) into the torch model with the same agreement.  Families:
+Linear/Conv2d/BatchNorm2d stacks, LSTM (2 layers, bidirectional, with and without biases), GRU (1 layer; 3
+layers bidirectional), TransformerEncoder (2 layers, batch_first, norm_first both ways).
 A key or shape mismatch lists the missing, unexpected and mis-shaped keys, as PyTorch does."""
 import numpy as np
 import pytest
@@ -13,7 +14,6 @@ from nabla import nn
 
 torch = pytest.importorskip("torch")
 st_torch = pytest.importorskip("safetensors.torch")
-from safetensors.numpy import load_file  # noqa: E402 - nabla's own dependency; nb.load reads only nabla's files
 tnn = torch.nn
 
 TOL = dict(rtol=1e-3, atol=1e-4)
@@ -32,10 +32,14 @@ def _encoder(lib, norm_first):
         lib.TransformerEncoder(layer, 2)
 
 
-CASES = {  # name: (builder(lib), input shape, first output only)
+CASES = {  # name: (builder(lib), input shape)
     "cnn_stack": (_cnn, (2, 3, 7, 7)),
     "lstm_2layers_bidirectional": (lambda lib: lib.LSTM(5, 6, num_layers=2, bidirectional=True), (4, 2, 5)),
     "gru": (lambda lib: lib.GRU(5, 6, batch_first=True), (2, 4, 5)),
+    "gru_3layers_bidirectional": (lambda lib: lib.GRU(5, 6, num_layers=3, bidirectional=True, batch_first=True),
+                                  (2, 4, 5)),
+    "lstm_no_bias_bidirectional": (lambda lib: lib.LSTM(5, 4, num_layers=2, bias=False, bidirectional=True),
+                                   (3, 2, 5)),
     "encoder_post_norm": (lambda lib: _encoder(lib, False), (2, 6, 16)),
     "encoder_pre_norm": (lambda lib: _encoder(lib, True), (2, 6, 16)),
 }
@@ -53,14 +57,25 @@ def _randomised(model):
     return model.eval()
 
 
+def _flat(out):
+    """Every tensor of a (nested) output: a recurrent layer's (output, h_n) or (output, (h_n, c_n))."""
+    return [a for o in out for a in _flat(o)] if isinstance(out, tuple) else [out]
+
+
 def _outputs(torch_model, nabla_model, shape):
+    """The two models' outputs on one random input, each flattened to a list of arrays."""
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     with torch.no_grad():
-        ref = torch_model(torch.from_numpy(x))
+        ref = [r.numpy() for r in _flat(torch_model(torch.from_numpy(x)))]
     with nb.no_grad():
-        out = nabla_model(nb.tensor(x))
-    first = lambda o: o[0] if isinstance(o, tuple) else o  # noqa: E731 - recurrent layers return (out, h)
-    return first(ref).numpy(), np.asarray(first(out).data)
+        out = [np.asarray(o.data) for o in _flat(nabla_model(nb.tensor(x)))]
+    assert [o.shape for o in out] == [r.shape for r in ref]
+    return ref, out
+
+
+def _agree(ref, out):
+    for i, (r, o) in enumerate(zip(ref, out)):
+        np.testing.assert_allclose(o, r, **TOL, err_msg=f"output {i}")
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -71,9 +86,8 @@ def test_pytorch_safetensors_loads_strict_into_nabla(name, tmp_path):
     path = tmp_path / "torch.safetensors"
     st_torch.save_file({k: v.contiguous() for k, v in tm.state_dict().items()}, str(path))
     nm = build(nn).eval()
-    nm.load_state_dict(load_file(str(path)), strict=True)
-    ref, out = _outputs(tm, nm, shape)
-    np.testing.assert_allclose(out, ref, **TOL)
+    nm.load_state_dict(nb.load(path), strict=True)
+    _agree(*_outputs(tm, nm, shape))
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -88,8 +102,7 @@ def test_nabla_safetensors_loads_strict_into_pytorch(name, tmp_path):
     nb.save(nm.state_dict(), path)
     tm = build(tnn).eval()
     tm.load_state_dict(st_torch.load_file(str(path)), strict=True)
-    ref, out = _outputs(tm, nm, shape)
-    np.testing.assert_allclose(out, ref, **TOL)
+    _agree(*_outputs(tm, nm, shape))
 
 
 def test_mismatch_lists_missing_unexpected_and_mis_shaped_keys():

@@ -1,104 +1,83 @@
-"""torchvision's classifiers (imported through torchvision_shim beside the CPU torch) and nabla's models of
-the same configuration, weights both ways, eval-mode outputs equal (rtol 1e-3, atol 1e-4, float32) on a
-3x64x64 input (every model here ends in adaptive pooling; 10 classes keep the heads small).  ResNet-18,
-ResNet-50 and GoogLeNet go through safetensors files (``safetensors.torch.save_file`` then
-``safetensors.numpy.load_file`` into nabla; ``nabla.save`` then ``safetensors.torch.load_file`` into
-torch); AlexNet and VGG-11 (61M and 129M parameters) are handed over as arrays in memory, to keep
-half-gigabyte files out of the test run: the file format is exercised by the others."""
+"""torchvision's ResNet-18/34/50, GoogLeNet (with its auxiliary heads) and AlexNet, and nabla's models of the
+same configuration: weights both ways, eval-mode outputs equal (rtol 1e-3, atol 1e-4, float32) on two 3x32x32
+images (AlexNet: 3x64x64; every model here ends in adaptive pooling; 10 classes keep the heads small); how is in
+torchvision_weights_common.  GoogLeNet's aux1/aux2 weights load both ways and its three outputs agree in a
+training-mode forward with dropout off.  A state dict of another architecture lists the missing, unexpected and
+mis-shaped keys, as PyTorch does.  ResNet-101/152: test_torchvision_weights_deep.py; VGG:
+test_torchvision_weights_vgg*.py."""
 import importlib
 
 import numpy as np
 import pytest
 
 import nabla as nb
+from nabla import nn
 
-from .torchvision_shim import import_torchvision
+from . import torchvision_weights_common as common
+from .torchvision_weights_common import TOL, both_ways, ours, random_state, theirs, torch, tv
 
-tv = import_torchvision()
-torch = pytest.importorskip("torch")
-st_torch = pytest.importorskip("safetensors.torch")
-from safetensors.numpy import load_file  # noqa: E402 - nabla's own dependency
+weights_module = common.weights_module  # autouse: torch on one thread, the shared draws dropped at the end
 
-TOL = dict(rtol=1e-3, atol=1e-4)
-_ours = {n: importlib.import_module(f"nabla.models.{n}") for n in ("resnet", "alexnet", "googlenet", "vgg")}
-NO_AUX = dict(aux_logits=False, init_weights=False)
-MODELS = {  # name: (torchvision builder, nabla builder, through a file)
+_ours = {n: importlib.import_module(f"nabla.models.{n}") for n in ("resnet", "alexnet", "googlenet")}
+MODELS = {  # name: (torchvision builder, nabla builder, through a file); AlexNet's pools need 64x64 images
     "resnet18": (lambda: tv.models.resnet18(num_classes=10), lambda: _ours["resnet"].resnet18(num_classes=10), True),
+    "resnet34": (lambda: tv.models.resnet34(num_classes=10), lambda: _ours["resnet"].resnet34(num_classes=10), True),
     "resnet50": (lambda: tv.models.resnet50(num_classes=10), lambda: _ours["resnet"].resnet50(num_classes=10), True),
-    "googlenet": (lambda: tv.models.googlenet(num_classes=10, **NO_AUX),
-                  lambda: _ours["googlenet"].googlenet(num_classes=10, **NO_AUX), True),
     "alexnet": (lambda: tv.models.alexnet(num_classes=10), lambda: _ours["alexnet"].alexnet(num_classes=10), False),
-    "vgg11": (lambda: tv.models.vgg11(num_classes=10, init_weights=False),
-              lambda: _ours["vgg"].vgg11(num_classes=10, init_weights=False), False),
 }
 
 
-def _random_state(keys_shapes, seed):
-    """Weights and BatchNorm statistics unlike either library's initialisation (variances positive)."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for k, shape in keys_shapes.items():
-        if k.endswith("num_batches_tracked"):
-            out[k] = np.zeros(shape, np.int64)
-            continue
-        scale = 1 / np.sqrt(np.prod(shape[1:])) if len(shape) > 1 else 0.1  # outputs of order one
-        a = rng.standard_normal(shape, dtype=np.float32) * np.float32(scale)  # float32 draws: 129M of them
-        out[k] = rng.uniform(0.5, 1.5, shape).astype(np.float32) if k.endswith("running_var") else a
-    return out
+@pytest.mark.parametrize("name", MODELS)
+def test_torchvision_weights_both_ways(name, tmp_path):
+    torch_build, nabla_build, through_file = MODELS[name]
+    shape = (2, 3, 64, 64) if name == "alexnet" else (2, 3, 32, 32)
+    both_ways(torch_build, nabla_build, tmp_path, through_file, shape)
 
 
-_built = {}
+def _train_mode_dropout_off(model, dropout):
+    """Training mode (BatchNorm on batch statistics, the auxiliary heads run) with every dropout switched off."""
+    model.train()
+    for m in model.modules():
+        if isinstance(m, dropout):
+            m.eval()
+    return model
 
 
-def _ours_built(name):
-    """nabla's model, built once per test run (VGG-11's default initialisation alone takes seconds); each test
-    overwrites every weight with a strict load, so sharing it carries nothing over."""
-    if name not in _built:
-        _built[name] = MODELS[name][1]()
-    return _built[name]
-
-
-def _theirs_loaded(name, state):
-    """torchvision's model built on the meta device (no initialisation) and given ``state`` (strict)."""
-    with torch.device("meta"):
-        tm = MODELS[name][0]()
-    tm.load_state_dict(state, strict=True, assign=True)
-    return tm
-
-
-def _compare(tm, nm):
-    x = np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(np.float32)
+def test_googlenet_with_aux_heads_both_ways(tmp_path):
+    tm, nm = both_ways(lambda: tv.models.googlenet(num_classes=10, aux_logits=True, init_weights=False),
+                       lambda: _ours["googlenet"].googlenet(num_classes=10, aux_logits=True, init_weights=False),
+                       tmp_path)
+    keys = list(nm.state_dict())
+    assert "aux1.conv.conv.weight" in keys and "aux2.fc2.bias" in keys
+    x = np.random.default_rng(3).standard_normal((2, 3, 64, 64)).astype(np.float32)
     with torch.no_grad():
-        ref = tm.eval()(torch.from_numpy(x)).numpy()
+        ref = _train_mode_dropout_off(tm, torch.nn.Dropout)(torch.from_numpy(x))
     with nb.no_grad():
-        out = nm.eval()(nb.tensor(x)).data
-    np.testing.assert_allclose(out, ref, **TOL)
+        out = _train_mode_dropout_off(nm, nn.Dropout)(nb.tensor(x))
+    assert type(ref).__name__ == type(out).__name__ == "GoogLeNetOutputs"
+    for name in ("logits", "aux_logits2", "aux_logits1"):
+        np.testing.assert_allclose(getattr(out, name).data, getattr(ref, name).numpy(), **TOL, err_msg=name)
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_torchvision_weights_load_strict_into_nabla(name, tmp_path):
-    with torch.device("meta"):
-        shapes = {k: tuple(v.shape) for k, v in MODELS[name][0]().state_dict().items()}
-    tm = _theirs_loaded(name, {k: torch.from_numpy(v) for k, v in _random_state(shapes, seed=1).items()})
-    sd = {k: v.contiguous() for k, v in tm.state_dict().items()}
-    if MODELS[name][2]:
-        st_torch.save_file(sd, str(tmp_path / "tv.safetensors"))
-        loaded = load_file(str(tmp_path / "tv.safetensors"))
-    else:
-        loaded = {k: v.numpy() for k, v in sd.items()}
-    nm = _ours_built(name)
-    nm.load_state_dict(loaded, strict=True)
-    _compare(tm, nm)
-
-
-@pytest.mark.parametrize("name", MODELS)
-def test_nabla_weights_load_strict_into_torchvision(name, tmp_path):
-    nm = _ours_built(name)
-    nm.load_state_dict(_random_state({k: tuple(v.shape) for k, v in nm.state_dict().items()}, seed=2), strict=True)
-    if MODELS[name][2]:
-        nb.save(nm.state_dict(), tmp_path / "nabla.safetensors")
-        loaded = st_torch.load_file(str(tmp_path / "nabla.safetensors"))
-    else:
-        loaded = {k: torch.from_numpy(np.array(v.data if hasattr(v, "data") else v))
-                  for k, v in nm.state_dict().items()}
-    _compare(_theirs_loaded(name, loaded), nm)
+def test_another_architecture_lists_missing_unexpected_and_mis_shaped_keys():
+    """ResNet-50's weights (Bottleneck blocks, 1000 classes) offered to a ResNet-18 of 10 classes."""
+    shapes = {k: tuple(v.shape) for k, v in theirs(lambda: tv.models.resnet50()).state_dict().items()}
+    nm = ours(lambda: _ours["resnet"].resnet18(num_classes=10))
+    with pytest.raises(RuntimeError) as e:
+        nm.load_state_dict(random_state(shapes, seed=0), strict=True)
+    msg = str(e.value)
+    assert msg.startswith("Error(s) in loading state_dict for ResNet:")
+    assert 'Missing key(s) in state_dict: "layer1.0.conv1.weight"' not in msg  # present in both, only re-shaped
+    assert "Unexpected key(s) in state_dict: " in msg
+    assert '"layer1.0.conv3.weight"' in msg and '"layer3.5.bn1.bias"' in msg
+    assert ("size mismatch for layer1.0.conv1.weight: copying a param with shape (64, 64, 1, 1) from checkpoint, "
+            "the shape in current model is (64, 64, 3, 3)") in msg
+    assert "size mismatch for fc.weight: copying a param with shape (1000, 2048)" in msg and "(10, 512)" in msg
+    # and the keys a ResNet-34 has beyond ResNet-18's, when ResNet-18's weights are offered to it
+    small = {k: tuple(v.shape) for k, v in theirs(lambda: tv.models.resnet18(num_classes=10)).state_dict().items()}
+    with pytest.raises(RuntimeError, match=r'Missing key\(s\) in state_dict: "layer1\.2\.conv1\.weight"'):
+        ours(lambda: _ours["resnet"].resnet34(num_classes=10)).load_state_dict(random_state(small, seed=0))
+    result = nm.load_state_dict(random_state(small, seed=0) | {"extra": np.zeros(1, np.float32)}, strict=False)
+    assert result.missing_keys == [] and result.unexpected_keys == ["extra"]
+    with pytest.raises(RuntimeError, match="size mismatch for fc.weight"):   # strict=False or not, as in PyTorch
+        nm.load_state_dict(random_state(shapes, seed=0), strict=False)

@@ -1,5 +1,6 @@
 """nabla.utils.tensorboard.SummaryWriter: what it writes reads back from the event files with the values given
-(scalars, histograms of Tensors and arrays, images in CHW/HWC, text, hparams), and the missing extra is one line."""
+(scalars, histograms of Tensors and arrays, images in CHW/HWC, text, hparams, the model graph folded by module),
+and the missing extra is one line."""
 import sys
 
 import numpy as np
@@ -116,55 +117,43 @@ def test_logger_refuses_a_step_count_below_one(tmp_path):
         TensorBoardLogger(tmp_path, log_every_n_steps=0)
 
 
-class _Sampler:
-    """A stand-in generative model: ``sample`` draws from the generator it is given, values in [0, 1]."""
-    training = True
+def _graph(folder):
+    from tensorboardX.proto import graph_pb2
 
-    def eval(self):
-        self.training = False
-
-    def train(self, mode=True):
-        self.training = mode
-
-    def sample(self, n, labels=None, generator=None):
-        return generator.random((n, 1, 4, 4)).astype(np.float32)
+    from .events import records
+    (path,) = folder.glob("events.out.tfevents.*")
+    (event,) = [e for e in records(path) if e.HasField("graph_def")]
+    graph = graph_pb2.GraphDef()
+    graph.ParseFromString(event.graph_def)
+    return graph
 
 
 @needs_tbx
-def test_the_sample_grid_is_drawn_from_a_fixed_seed_and_leaves_training_mode_as_it_was(tmp_path):
-    logger = TensorBoardLogger(tmp_path, sample_grid=4)
-    model = _Sampler()
-    with SummaryWriter(tmp_path) as logger.writer:
-        logger._samples(model, 1)
-        logger._samples(model, 2)
-    assert model.training
-    (_, first), (_, second) = read_events(tmp_path)["samples"]
-    assert (first.height, first.width) == (2 * 6 + 2, 2 * 6 + 2)     # 2 x 2 grid of 4x4 with 2-pixel padding
-    assert first.encoded_image_string == second.encoded_image_string  # the same seed each time
+def test_add_graph_writes_the_autograd_graph_folded_by_module(tmp_path):
+    from nabla import nn
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(64, 5))
+    for p in model.parameters():
+        p.requires_grad_(False)              # frozen: the graph is recorded all the same
+    with SummaryWriter(tmp_path) as w:
+        w.add_graph(model, np.ones((1, 3, 4, 4), np.float32))
+    assert model.training and not model[1].running_mean.data.any()   # traced in eval mode, the mode restored
+    nodes = {n.name: n for n in _graph(tmp_path).node}
+    shape = lambda n: [d.size for d in nodes[n].attr["_output_shapes"].list.shape[0].dim]  # noqa: E731
+    assert nodes["input/input_0"].op == "IO Node" and shape("input/input_0") == [1, 3, 4, 4]
+    assert nodes["0/weight"].op == nodes["4/bias"].op == "Parameter" and shape("0/weight") == [4, 3, 3, 3]
+    (conv,) = [n for n in nodes if n.startswith("0/") and nodes[n].op != "Parameter"]
+    assert list(nodes[conv].input) == ["input/input_0", "0/weight", "0/bias"] and shape(conv) == [1, 4, 4, 4]
+    assert any(n.startswith("1/") and nodes[n].op != "Parameter" for n in nodes)   # BatchNorm's ops in its scope
+    (relu,) = [n for n in nodes if n.startswith("2/")]
+    assert nodes[relu].input[0].startswith("1/")
+    (out,) = [n for n in nodes if n.startswith("output/")]
+    (last,) = nodes[out].input
+    assert last.startswith("4/") and shape(out) == [1, 5] and "4/weight" in nodes[last].input
+    assert all(i in nodes for n in nodes.values() for i in n.input)   # every edge names a node
 
 
-class _Segmenter:
-    num_classes = 3
-
-    def segment(self, images):
-        masks = np.zeros((len(images), 4, 5), np.int64)
-        masks[:, 0, 0], masks[:, 3, 4] = 1, 2
-        return masks
-
-
-@needs_tbx
-def test_the_segmentation_overlay_colours_the_predicted_classes_only(tmp_path):
-    from nabla.vision.draw_masks import label_colormap
-    images = np.zeros((3, 1, 4, 5), np.float32)
-    images[:, :, 1, 1] = 1.0                                         # one white pixel in each image
-    logger = TensorBoardLogger(tmp_path, overlays=2)
-    with SummaryWriter(tmp_path) as logger.writer:
-        logger._segmentation(_Segmenter(), [(images, None)], 5)
-    ((step, proto),) = read_events(tmp_path)["segmentation"]
-    pixels = _decoded(proto)
-    assert step == 5 and (proto.height, proto.width) == (4, 2 * 5)  # the first 2 images side by side
-    first = pixels[:, :5]
-    colours = label_colormap(3).astype(int)
-    assert first[0, 0].tolist() == np.rint(0.5 * colours[1]).tolist()    # class 1 blended over black
-    assert first[3, 4].tolist() == np.rint(0.5 * colours[2]).tolist()
-    assert first[1, 1].tolist() == [255, 255, 255] and first[2, 2].tolist() == [0, 0, 0]  # background left clear
+def test_add_graph_needs_an_input():
+    from nabla import nn
+    with pytest.raises(ValueError, match="Linear needs input_to_model"):
+        SummaryWriter.__new__(SummaryWriter).add_graph(nn.Linear(2, 2))
