@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass, field
 
 
-
 @dataclass
 class LayerRow:
     name: str           # dotted name in the model
