@@ -197,7 +197,7 @@ def main(argv=None) -> None:
         return
     names = [] if args.allreduce_only else (args.names or list(WORKLOADS))
     result = drive(names, args.steps, args.threads, sweep=True)
-    stem = HERE / "results" / f"{result['date']}-ddp"
+    stem = fresh_stem(HERE / "results", result["date"])
     stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
     lines = [_row_text(r) for r in result["runs"]] + [
         f"allreduce {r['bytes']:>9d} B: median {r['seconds'] * 1e6:10.1f} us  {r['GB_per_s']:.3f} GB/s, "
@@ -206,6 +206,17 @@ def main(argv=None) -> None:
     lines.append(f"load average before/after: {result['load_average']}")
     stem.with_suffix(".txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines[len(result["runs"]):]))
+    print(f"wrote {stem.with_suffix('.json')} and .txt")
+
+
+def fresh_stem(folder: Path, date: str) -> Path:
+    """``DATE-ddp``, or ``DATE-runK-ddp`` for a later run of the day (K above every run already there): a run
+    never overwrites another's results, and ``--model``'s ``*-ddp.json``, sorted, finds the latest."""
+    if not (folder / f"{date}-ddp.json").exists():
+        return folder / f"{date}-ddp"
+    runs = [int(p.name[len(date) + 4:-len("-ddp.json")]) for p in folder.glob(f"{date}-run*-ddp.json")
+            if p.name[len(date) + 4:-len("-ddp.json")].isdigit()]
+    return folder / f"{date}-run{max(runs, default=1) + 1}-ddp"
 
 
 if __name__ == "__main__":
