@@ -34,3 +34,11 @@ def test_models_and_table_from_results():
     assert batch == 32 and nbytes == 25_557_032 * 4 and compute == pytest.approx(0.5 / 64 * 100 * 32)
     lines = ddp_model.table(models, "10 Gbit/s Ethernet (TCP)")
     assert lines[2].startswith("| model |") and len(lines) == 6
+
+
+def test_a_run_never_overwrites_the_days_results(tmp_path):
+    assert ddp.fresh_stem(tmp_path, "2026-12-08").name == "2026-12-08-ddp"
+    (tmp_path / "2026-12-08-ddp.json").write_text("{}")
+    assert ddp.fresh_stem(tmp_path, "2026-12-08").name == "2026-12-08-run2-ddp"
+    (tmp_path / "2026-12-08-run3-ddp.json").write_text("{}")
+    assert ddp.fresh_stem(tmp_path, "2026-12-08").name == "2026-12-08-run4-ddp"  # after the latest, sorted last

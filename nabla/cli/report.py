@@ -17,13 +17,8 @@ def claims() -> list:
     """The registered experiments as the report's ``Claim`` records (chapter and notes where the module has them)."""
     from ..experiments import experiment_names, get_experiment
     from ..report import Claim
-    out = []
-    for name in experiment_names():
-        entry = get_experiment(name)
-        out.append(Claim(name, entry.summary, entry.claim, getattr(entry, "chapter", None) or
-                         getattr(entry.module, "CHAPTER", None),
-                         getattr(entry, "notes", None) or getattr(entry.module, "NOTES", None)))
-    return out
+    entries = [get_experiment(name) for name in experiment_names()]
+    return [Claim(e.name, e.summary, e.claim, e.chapter, e.notes) for e in entries]
 
 
 def run(args, echo=print):

@@ -6,7 +6,7 @@ the Trainer asks).
                        settings are compared (a hash) and a difference is a one-line error naming it; then the
                        training loader becomes this rank's shard (``distribute``)
     setup              every step model the same on every rank (names, shapes, dtypes: a hash), then rank
-                       0's weights and buffers broadcast
+                       0's weights and buffers broadcast; every rank's training loader as many batches long
     reduce_gradients   in before_optimizer_step, for the parameters of the optimizer about to step (so a
                        two-optimizer step reduces each optimizer's own): buckets of ``bucket_cap_mb``, one
                        Allreduce each (``buckets.GradientReducer``); the mean over ranks
@@ -28,15 +28,17 @@ the Trainer asks).
                        A step with ``evaluate_sums(loader, rank, world_size)`` scores its own share and
                        returns what adds up: text classification and segmentation their confusion matrices,
                        tagging its segmentation counts, the language models their token losses, forecasting
-                       its squared and absolute errors, seq2seq its edit counts; binary its scores and
-                       detection its detections and ground truth, joined in the data set's order.  The
-                       shards are combined (``step.add_sums``) and the figures computed once from the whole
-                       (``figures_from_sums``): ROC AUC, mAP, macro-F1 are never means of the ranks' figures
+                       its loss and squared-error sums; seq2seq its decoded sequences (by pair index), binary
+                       its scores and detection its detections and ground truth, joined in the data set's
+                       order.  The shards are combined (``step.add_sums``) and the figures computed once from
+                       the whole (``figures_from_sums``): ROC AUC, mAP, macro-F1, PER and BLEU are never means
+                       of the ranks' figures
 
 ``distribute(loader, seed)``: the training loader with a ``DistributedSampler`` (this rank's shard of each
 epoch's shuffled order; the Trainer calls its ``set_epoch``); a wrapper holding its DataLoader as ``.loader``
 (the generative tasks' ``EpochLoader``) is copied with its loader distributed; a loader with a ``shard(rank,
-num_replicas)`` method (``BucketBatches``: the text tasks' length buckets) gives its own share.
+num_replicas)`` method (``BucketBatches``: the text tasks' length buckets; ``SceneBatches``: detection and
+segmentation; ``StreamBatches`` and ``RandomWindows``: the language models) gives its own share.
 """
 from __future__ import annotations
 
@@ -193,6 +195,21 @@ class DDPStrategy(Strategy):
         for name, model in trainer.step.models.items():
             check_same_everywhere(f"model {name!r} ({type(model).__name__})", signature(model))
             broadcast_tensors(list(model.parameters()) + list(model.buffers()))
+        self._check_steps(trainer.train_loader)
+
+    def _check_steps(self, loader) -> None:
+        """A one-line error on every rank unless every rank's training loader has as many batches: a rank with
+        one more would pair its gradient Allreduce with another rank's end-of-epoch collectives and wait
+        forever (an unshuffled ``SceneBatches`` or ``BucketBatches`` shares its batches out contiguously, for
+        evaluation, and can give the ranks different counts)."""
+        if self.world_size == 1 or not hasattr(loader, "__len__"):
+            return
+        counts = comm.all_gather_object(len(loader))
+        if len(set(counts)) > 1:
+            raise ValueError(f"DDPStrategy: every rank must take the same number of steps per epoch, but the "
+                             f"training loader ({type(loader).__name__}) has {counts} batches on ranks 0..."
+                             f"{self.world_size - 1}; give it a shuffled order (a shuffled loader's shard or a "
+                             f"DistributedSampler pads the ranks to equal shares)")
 
     def reduce_gradients(self, parameters) -> None:
         if self.world_size == 1:

@@ -255,7 +255,7 @@ def detection_target(model, config) -> ExportTarget:
         images = rng.standard_normal((batch, *in_shape)).astype(np.float32)
         return [images, random_rois(rng, batch, in_shape[1:])] if net.needs_rois else [images]
     names = ["images", "rois"] if net.needs_rois else ["images"]
-    axes = {"images": {0: "batch"}, "rois": {0: "num_rois"}}
+    axes = {"images": {0: "batch"}, **({"rois": {0: "num_rois"}} if net.needs_rois else {})}
     for name in net.output_names:
         axes[name] = {0: "num_rois" if name in ("class_logits", "box_regression") and net.needs_rois else "batch"}
     what = f"images (batch, {', '.join(map(str, in_shape))})" + (", rois (num_rois, 5)" if net.needs_rois else "")

@@ -60,6 +60,18 @@ def _axes(dynamic_axes, name: str, default: dict) -> dict:
     return {int(i): f"{name}_dim{i}" for i in axes} if isinstance(axes, (list, tuple)) else dict(axes)
 
 
+def _check_dynamic_axes(dynamic_axes, ranks: dict) -> None:
+    """A name or an axis that is not in the graph is refused: a typo would otherwise leave the batch axis static
+    (a name absent from ``dynamic_axes`` gets no dynamic axis), with no sign of it until a batch of another size."""
+    for name, axes in (dynamic_axes or {}).items():
+        if name not in ranks:
+            raise ValueError(f"ONNX export: dynamic_axes names {name!r}, which is none of the inputs and outputs "
+                             f"{list(ranks)}")
+        bad = [a for a in axes if not 0 <= int(a) < ranks[name]]
+        if bad:
+            raise ValueError(f"ONNX export: dynamic_axes[{name!r}] has axes {bad}; {name!r} has rank {ranks[name]}")
+
+
 def build_graph(model, example_inputs, input_names=None, output_names=None, dynamic_axes=None,
                 graph_name: str = "nabla"):
     """The ONNX GraphProto of ``model`` on ``example_inputs`` (no file written); the model's outputs for them
@@ -85,6 +97,8 @@ def build_graph(model, example_inputs, input_names=None, output_names=None, dyna
     names = _output_names(output_names, len(outs))
     for value, name in zip(outs, names):
         g.nodes.append(onnx.helper.make_node("Identity", [value.name], [name], name=f"output:{name}"))
+    _check_dynamic_axes(dynamic_axes, {n: len(t.shape) for n, t in [*zip(input_names, xs),
+                                                                    *zip(names, (v.tensor for v in outs))]})
     batch = {0: "batch"}
     inputs = [_value_info(onnx, n, x, _axes(dynamic_axes, n, batch)) for n, x in zip(input_names, xs)]
     outputs = [_value_info(onnx, n, v.tensor, _axes(dynamic_axes, n, batch)) for n, v in zip(names, outs)]

@@ -54,10 +54,10 @@ def build_report(paths, out: str, claims: list, predictions: int = 4, echo=print
     Returns what was found and written (``index``: the index page's path)."""
     found = discover(paths, exclude=(out,))
     for path in found.missing:
-        echo(f"note: {path} does not exist; skipped")
+        echo(f"note: {path} is neither a folder nor a .json file; skipped")
     site = Site(out)
     built = [("built", _now()), ("nabla", nabla_version()), ("commit", source_commit()), ("machine", machine()),
-             ("from", ", ".join(paths) if paths else "runs/ (the default)")]
+             ("from", ", ".join(map(str, paths)) if paths else "runs/ (the default)")]
     generated = f"nabla report · built {built[0][1]} · nabla {built[1][1]} · commit {built[2][1]}"
     chapters = by_chapter(claims, found.results)
     plots = {name: site.copy(r.plot, "experiments") for name, r in found.results.items() if r.plot}

@@ -39,8 +39,7 @@ def run_charts(history: dict) -> list:
     x = history[axis]
     charts = []
     for title, columns in groups(history):
-        series = {_legend(c, len(columns)): [v if isinstance(v, (int, float)) else None for v in history[c]]
-                  for c in columns}
+        series = {_legend(c, len(columns)): history[c] for c in columns}  # line_chart skips what is not a number
         n = min(len(x), *(len(s) for s in series.values()))
         svg = line_chart(x[:n], {k: v[:n] for k, v in series.items()}, title, xlabel=axis)
         if svg:

@@ -22,16 +22,16 @@ class Found:
     results: dict = field(default_factory=dict)    # experiment name -> ExperimentResult
     runs: list = field(default_factory=list)       # TrainingRun, in the order found
     figures: list = field(default_factory=list)    # other image files beside experiment outputs
-    missing: list = field(default_factory=list)    # paths given that do not exist
+    missing: list = field(default_factory=list)    # paths given that are neither a folder nor a .json file
 
 
-def _scan_folder(folder: str, found: Found, depth: int, seen: set) -> None:
+def _scan_folder(folder: str, found: Found, depth: int, seen: set, exclude: set) -> None:
     real = os.path.realpath(folder)
-    if real in seen:
+    if real in seen or real in exclude:
         return
     seen.add(real)
     if is_run_folder(folder):
-        found.runs.append(read_run(folder))
+        found.runs.append(read_run(folder, exclude))
         return
     try:
         entries = sorted(os.listdir(folder))
@@ -53,16 +53,17 @@ def _scan_folder(folder: str, found: Found, depth: int, seen: set) -> None:
         for f in entries:
             path = os.path.join(folder, f)
             if os.path.isdir(path) and not f.startswith("."):
-                _scan_folder(path, found, depth + 1, seen)
+                _scan_folder(path, found, depth + 1, seen, exclude)
 
 
 def discover(paths, exclude=()) -> Found:
     """What the given paths hold (``DEFAULT_PLACES`` when none are given); folders in ``exclude`` (the report's
-    own output) are not walked."""
-    found, seen = Found(), {os.path.realpath(p) for p in exclude}
+    own output, which may lie inside a run folder given) are not walked."""
+    found, exclude = Found(), {os.path.realpath(p) for p in exclude}
+    seen: set = set()
     for path in paths or [p for p in DEFAULT_PLACES if os.path.isdir(p)]:
         if os.path.isdir(path):
-            _scan_folder(path, found, 0, seen)
+            _scan_folder(path, found, 0, seen, exclude)
         elif os.path.isfile(path) and path.endswith(".json"):
             result = read_result(path)
             if result is not None:

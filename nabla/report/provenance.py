@@ -13,9 +13,15 @@ def nabla_version() -> str:
 
 
 def source_commit() -> str:
-    """The commit of the checkout nabla runs from ("+dirty" when it has changes); "unknown" outside git."""
+    """The commit of the checkout nabla runs from ("+dirty" when it has changes); "unknown" outside git, and when
+    the folder above the package is not the work tree's top (a package installed into a virtual environment that
+    lies inside some other repository must not report that repository's commit)."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
+        top = subprocess.run(["git", "-C", root, "rev-parse", "--show-toplevel"], capture_output=True, text=True,
+                             timeout=10)
+        if top.returncode != 0 or os.path.realpath(top.stdout.strip()) != os.path.realpath(root):
+            return "unknown"
         head = subprocess.run(["git", "-C", root, "rev-parse", "--short=12", "HEAD"], capture_output=True,
                               text=True, timeout=10)
         if head.returncode != 0:

@@ -16,9 +16,9 @@ def run_page(run, images: list, generated: str) -> str:
             '<section class="card"><h3>Command</h3>', H.command(run.command or "(not recorded)"),
             H.meta([("folder", run.folder), ("date", run.date), *_settings(run.config)]), "</section>"]
     charts = run_charts(run.history)
+    no_charts = "history.json holds no finite numbers to draw." if run.history else "No history.json in this folder."
     body.append('<section class="card"><h3>Curves</h3>' + (
-        f'<div class="charts">{"".join(charts)}</div>' if charts else "<p>No history.json in this folder.</p>")
-        + "</section>")
+        f'<div class="charts">{"".join(charts)}</div>' if charts else f"<p>{no_charts}</p>") + "</section>")
     if run.final:
         body.append('<section class="card"><h3>Final figures (test split, last weights)</h3>'
                     + H.table([{k: v for k, v in run.final.items() if not isinstance(v, (dict, list))}])

@@ -39,11 +39,13 @@ def checkpoint_record(path: str) -> dict:
     return config if isinstance(config, dict) else {}
 
 
-def run_images(folder: str) -> list:
-    """Image files in the folder and its sub-folders (TensorBoard's left out), sorted by path."""
+def run_images(folder: str, exclude=frozenset()) -> list:
+    """Image files in the folder and its sub-folders (TensorBoard's and the real paths in ``exclude``, a report
+    written into the run folder, left out), sorted by path."""
     found = []
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_FOLDERS and not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_FOLDERS and not d.startswith(".")
+                         and os.path.realpath(os.path.join(root, d)) not in exclude)
         found += [os.path.join(root, f) for f in sorted(files) if f.lower().endswith(IMAGE_SUFFIXES)]
     return found
 
@@ -56,8 +58,8 @@ def _recorded_command(folder: str, final: dict) -> str:
     return str(final.get("command") or "")
 
 
-def read_run(folder: str) -> TrainingRun:
-    """The run a folder holds (what is missing is left empty)."""
+def read_run(folder: str, exclude=frozenset()) -> TrainingRun:
+    """The run a folder holds (what is missing is left empty); ``exclude``: see ``run_images``."""
     config = {}
     for name in ("last.safetensors", "best.safetensors"):
         config = config or checkpoint_record(os.path.join(folder, name))
@@ -72,6 +74,6 @@ def read_run(folder: str) -> TrainingRun:
         dataset=str(config.get("dataset") or final.get("dataset") or "?"),
         task=str(config.get("task") or "?"), config=config, history=history,
         final={k: v for k, v in final.items() if k not in ("model", "dataset", "command")},
-        images=run_images(folder),
+        images=run_images(folder, exclude),
         command=_recorded_command(folder, final) or train_command(config, folder),
         date=file_date(marker))

@@ -3,11 +3,12 @@
 ``line_chart(x, series)`` maps each series' finite points into the plot area by
 ``px = left + (x - x0) / (x1 - x0) * width`` (and ``py`` likewise, y growing downwards), draws axes with
 "nice" ticks (1, 2 or 5 times a power of ten), one polyline per series, dots where there are few points, and
-a legend.  Missing values (None, NaN) break a line rather than join across the gap.
+a legend.  Missing values (None, NaN) break a line rather than join across the gap; points with no x are left out.
 """
 from __future__ import annotations
 
 import math
+import numbers
 from html import escape
 
 import numpy as np
@@ -57,10 +58,17 @@ def _scale(lo, hi, a, b):
     return lambda v: a + (np.asarray(v, dtype=float) - lo) / span * (b - a)
 
 
+def _floats(values) -> np.ndarray:
+    """Logged values as floats; anything that is not a number (None, a string in a hand-edited history) NaN."""
+    return np.array([v if isinstance(v, numbers.Real) else np.nan for v in values], dtype=float)
+
+
 def line_chart(x, series: dict, title: str, xlabel: str = "step") -> str:
     """An ``<svg>`` element: ``series`` maps a label to y values (same length as ``x``)."""
-    xs = np.asarray(x, dtype=float)
-    ys = {k: np.array([np.nan if v is None else v for v in vals], dtype=float) for k, vals in series.items()}
+    xs = _floats(x)
+    keep = np.isfinite(xs)  # a point with no x (a None step in a history) cannot be placed: it is left out
+    xs = xs[keep]
+    ys = {k: _floats(vals)[keep] for k, vals in series.items()}
     finite = np.concatenate([v[np.isfinite(v)] for v in ys.values()] + [np.zeros(0)])
     if xs.size == 0 or finite.size == 0:
         return ""

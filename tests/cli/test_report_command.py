@@ -19,6 +19,12 @@ def test_a_folder_that_does_not_exist_is_refused_in_one_line(tmp_path):
     assert not (tmp_path / "site").exists()
 
 
+def test_a_path_that_is_not_a_folder_or_json_is_skipped_with_a_note_saying_why(tmp_path):
+    (tmp_path / "plot.png").write_bytes(b"not a report input")
+    res = assert_ok(nabla_report("plot.png", "--out", "site", cwd=tmp_path))
+    assert "note: plot.png is neither a folder nor a .json file; skipped" in res.stdout
+
+
 def test_an_out_that_is_a_file_is_refused_in_one_line(tmp_path):
     (tmp_path / "site").write_text("not a folder")
     assert_one_line_error(nabla_report("--out", "site", cwd=tmp_path), 2, "--out", "site")
@@ -42,3 +48,14 @@ def test_a_report_inside_a_folder_it_reads_does_not_read_itself_back(tmp_path):
         assert "1 of" in res.stdout
     figures = sorted(p.name for p in (tmp_path / "runs" / "site" / "figures").rglob("*.png"))
     assert figures == ["gd-convex.png", "vae-samples.png"]
+
+
+def test_a_report_inside_a_run_folder_does_not_show_its_own_pictures_as_the_runs(tmp_path):
+    run = tmp_path / "runs" / "lin"
+    run.mkdir(parents=True)
+    (run / "history.json").write_text('{"step": [1, 2], "loss": [1.0, 0.5]}')
+    shutil.copy(DOCS / "vae-samples.png", run / "samples.png")
+    for _ in range(2):  # the second build sees the first one's figures inside the run folder
+        assert_ok(nabla_report("runs/lin", "--out", "runs/lin/site", cwd=tmp_path))
+    figures = sorted(p.relative_to(run / "site") for p in (run / "site" / "figures").rglob("*.png"))
+    assert figures == [Path("figures/runs/lin/samples.png")], figures

@@ -100,12 +100,14 @@ def ours(build):
 
 
 def compare(tm, nm, shape):
-    """Eval-mode outputs of the two models on one random input agree."""
+    """Eval-mode outputs of the two models on one random input agree (and vary: a near-constant output would
+    hide wrong weights)."""
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     with torch.no_grad():
         ref = tm.eval()(torch.from_numpy(x)).numpy()
     with nb.no_grad():
         out = nm.eval()(nb.tensor(x)).data
+    assert ref.std() > 1e-3, f"torchvision's outputs are near constant (std {ref.std():.3g})"
     np.testing.assert_allclose(out, ref, **TOL)
 
 

@@ -4,14 +4,17 @@ epoch order: the ranks' b-th batches together are one process's b-th batch of N*
 and through ``DDPStrategy.evaluate`` on 2 ranks); YOLO on 2 ranks x B equal to one process x 2B over the same
 scenes (float64, batch norm synchronised, 1e-10); Faster R-CNN and the sliding-window detector on 2 ranks:
 the same weights, each rank its own sampling draws while nabla's global generator stays the same on every
-rank; ``nabla train yolo`` on 2 ranks: the printed test figures equal ``nabla eval`` of the checkpoint in one
-process, the validation figures in its history a one-process evaluation of the checkpoint."""
+rank (a detector without samplers draws nothing from it); ``nabla train yolo`` on 2 ranks: the printed test
+figures equal ``nabla eval`` of the checkpoint in one process, the validation figures in its history a
+one-process evaluation of the checkpoint."""
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 import nabla as nb
+from nabla import backend
 from nabla.data.datasets import MNISTScenes
 from nabla.distributed.strategy import distribute, shard
 from nabla.models import build_model
@@ -67,6 +70,14 @@ def test_evaluation_shards_cover_every_batch_once_in_order():
     parts = [shard(whole, r, 3) for r in range(3)]
     assert [len(p) for p in parts] == [2, 1, 1]
     assert sum((_ids(p) for p in parts), []) == _ids(whole)
+
+
+def test_a_detector_without_samplers_leaves_the_global_generator_as_one_process_does():
+    nb.manual_seed(0)
+    step = DetectionStep(build_model("yolo", (1, 64, 64), 10, widths="4,8,8"), None)
+    step.trainer = SimpleNamespace(strategy=SimpleNamespace(rank=1, world_size=2))
+    before = repr(backend.get_rng_state())
+    assert step._rank_generators() == [] and repr(backend.get_rng_state()) == before
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ ranks.  Then ``nabla train gan`` on 2 ranks and its resume on 1 process, and ``n
 import json
 
 import numpy as np
-import pytest
 
 from nabla.data import DataLoader, TensorDataset
 from nabla.distributed.strategy import distribute

@@ -297,10 +297,6 @@ say(f"forecast steps {result['steps']} gap {gap:.1e} tables {len(set(comm.all_ga
 """
 
 
-def _lines(res):
-    return {" ".join(line.split()[2:3]): line for line in res.stdout.splitlines() if line.startswith("rank")}
-
-
 @pytest.mark.parametrize("n", [2, 3])
 def test_ranks_train_as_one_process_with_n_times_the_batch(n, tmp_path):
     res = run_ranks(n, RANKS_CODE, tmp_path, args=[] if n == 2 else ["lm-only"])

@@ -2,7 +2,8 @@
 before_optimizer_step, then L1 and clipping) give the weights, training figures and validation figures of one
 process with batch N*B over the same samples (float64, 1e-10), also with SyncBatchNorm for a model with batch
 norm; a NaN loss on one rank stops every rank at the same step, naming the rank; rank 0's decision to stop
-(a callback on rank 0 alone) stops every rank at its step.  Single-process unit tests for the helpers."""
+(a callback on rank 0 alone) stops every rank at its step; ranks whose training loaders have different
+batch counts stop at once with one error.  Single-process unit tests for the helpers."""
 import numpy as np
 import pytest
 
@@ -10,7 +11,7 @@ from nabla.data import DataLoader, TensorDataset
 from nabla.data.sampler import SequentialSampler
 from nabla.distributed.strategy import combine, distribute, shard
 
-from .mpi_helpers import run_ranks
+from .mpi_helpers import REPO, run_ranks
 
 RANKS_CODE = """
 import numpy as np, nabla as nb
@@ -92,6 +93,45 @@ def test_trainer_on_ranks_equals_one_process_with_the_whole_batch(ranks, tmp_pat
     assert all(f"diverged at 2: the loss became nan on rank {ranks - 1} at epoch 1, batch 3" in d for d in diverged)
     stopped = [line for line in out.stdout.splitlines() if "stopped at" in line]
     assert sorted(stopped) == [f"rank {r} stopped at 3" for r in range(ranks)], out.stdout
+
+
+UNEQUAL_CODE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np, nabla as nb
+from nabla import comm, nn, optim
+from nabla.train import Trainer
+from nabla.train.steps.scene_batches import SceneBatches
+from nabla.train.steps.segmentation import SegmentationStep
+from nabla.distributed import DDPStrategy
+from nabla.distributed.strategy import distribute
+from tests.distributed.toy_scenes import ToyScenes
+
+strategy = DDPStrategy()
+nb.manual_seed(1)
+m = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1, dtype=np.float64))
+step = SegmentationStep(m, optim.SGD(m.parameters(), lr=0.5), 3)
+loader = distribute(SceneBatches(ToyScenes(9), 3, shuffle=False), 0)  # 3 batches: 2 on rank 0, 1 on rank 1
+try:
+    Trainer(step, progress=False, strategy=strategy).fit(loader, epochs=1)
+    outcome = "trained"
+except ValueError as e:
+    outcome = f"refused: {e}"
+lines = comm.all_gather_object(outcome)  # every rank got here: none is left waiting
+if strategy.rank == 0:
+    print("\\n".join(f"rank {i} {t}" for i, t in enumerate(lines)), flush=True)
+"""
+
+
+def test_ranks_with_unequal_batch_counts_stop_at_once_instead_of_hanging(tmp_path):
+    """A training loader that gives the ranks different numbers of batches (an unshuffled loader's contiguous
+    shares) would leave one rank's gradient Allreduce facing another's end-of-epoch collectives, forever:
+    every rank refuses it at the start of fit."""
+    out = run_ranks(2, UNEQUAL_CODE, tmp_path, timeout=60, args=[REPO])
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    refused = sorted(line for line in out.stdout.splitlines() if line.startswith("rank "))
+    assert [line.split(":")[0] for line in refused] == ["rank 0 refused", "rank 1 refused"], out.stdout
+    assert "has [2, 1] batches on ranks 0...1" in refused[0], out.stdout
 
 
 def test_shards_cover_the_evaluation_set_once_and_combine_as_one_process():

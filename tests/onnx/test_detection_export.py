@@ -11,7 +11,6 @@ onnx = pytest.importorskip("onnx", reason='ONNX export needs onnx: pip install "
 ort = pytest.importorskip("onnxruntime", reason='running exported models needs onnxruntime: pip install "nabla[onnx]"')
 
 import nabla  # noqa: E402
-import nabla.onnx.detection  # noqa: E402 - registers the emitters and the target (until export.py imports it)
 from nabla import nn  # noqa: E402
 from nabla.models.crop_detector import WarpCrops  # noqa: E402
 from nabla.models.registry import build_model  # noqa: E402

@@ -122,6 +122,16 @@ def test_names_and_dynamic_axes_follow_torch_onnx(tmp_path):
     assert proto.opset_import[0].version == 17
 
 
+@pytest.mark.parametrize("axes,words", [({"images": {0: "n"}}, "'images', which is none of"),
+                                        ({"image": {4: "w"}}, "has axes [4]; 'image' has rank 4")])
+def test_dynamic_axes_naming_no_input_output_or_axis_is_refused(tmp_path, axes, words):
+    model = build_model("softmax-regression", (1, 28, 28), 10)
+    x = nabla.Tensor(np.zeros((3, 1, 28, 28), np.float32))
+    with pytest.raises(ValueError, match="ONNX export: dynamic_axes") as e:  # a typo would leave the batch static
+        export(model, x, tmp_path / "m.onnx", input_names=["image"], dynamic_axes=axes)
+    assert words in str(e.value) and not (tmp_path / "m.onnx").exists()
+
+
 class _Block(nn.Module):
     def __init__(self):
         super().__init__()

@@ -79,13 +79,16 @@ def test_sequence_model_matches_nabla_in_onnxruntime(tmp_path, name, in_shape, c
         assert len(shapes) >= 2, f"only one sequence length tried: {shapes}"
 
 
-def _layer_check(tmp_path, module, example, others, names, axes, rng):
+def _layer_check(tmp_path, module, example, others, names, axes, rng, output_names=None):
     """``module`` exported on ``example`` matches nabla on each input list of ``others`` (other sizes)."""
     _randomize(module, rng)
     module.eval()
     path = tmp_path / "layer.onnx"
-    export(module, example, path, input_names=names, dynamic_axes=axes)
+    export(module, example, path, input_names=names, output_names=output_names, dynamic_axes=axes)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    declared = {v.name: v.shape for v in session.get_inputs() + session.get_outputs()}
+    for name, dims in (axes or {}).items():  # every axis asked for is symbolic in the file
+        assert all(isinstance(declared[name][d], str) for d in dims), (name, declared[name])
     for xs in others:
         for a, b in zip(session.run(None, dict(zip(names, xs))), _nabla(module, xs)):
             np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
@@ -114,7 +117,7 @@ def test_recurrent_layers_with_onnx_ops(tmp_path, cls, options, with_state):
             **{s: {1: "batch"} for s in states + outs[1:]}}
     if with_state:  # LSTM: forward(x, (h0, c0)); the graph takes them as two inputs
         m.forward = (lambda f: (lambda x, *s: f(x, tuple(s) if len(s) == 2 else s[0])))(m.forward)
-    _layer_check(tmp_path, m, inputs(2, 4), [inputs(3, 7), inputs(1, 2)], ["x"] + states, axes, rng)
+    _layer_check(tmp_path, m, inputs(2, 4), [inputs(3, 7), inputs(1, 2)], ["x"] + states, axes, rng, outs)
 
 
 def test_transformer_layers_masks_and_positions(tmp_path):

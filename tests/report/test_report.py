@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nabla.experiments import experiment_names, get_experiment
+from nabla.report import build_report, provenance
 from nabla.report.chapters import CHAPTERS
 from nabla.report.svg import line_chart, nice_ticks
 
@@ -65,6 +68,7 @@ def test_the_index_follows_the_notes_chapters_in_chinese_and_english(built):
     index = (site / "index.html").read_text(encoding="utf-8")
     from nabla.experiments.base import CHAPTERS as NOTES_CHAPTERS
     assert [c.id for c in CHAPTERS] == list(NOTES_CHAPTERS)  # the same ids, in the notes' order
+    assert [c.zh for c in CHAPTERS] == [zh for zh, _ in NOTES_CHAPTERS.values()]  # and the notes' own headings
     positions = [index.find(f'href="chapter-{c.id}.html"') for c in CHAPTERS]
     assert all(p > 0 for p in positions) and positions == sorted(positions), positions
     for c in CHAPTERS:
@@ -90,8 +94,8 @@ def test_a_measured_claim_shows_the_notes_the_verdict_plot_table_command_and_pro
     assert ("supported</span>" in section) and (">not supported<" in section) != record["supported"]
     assert escape(record["verdict"]) in section
     assert escape(record["command"]) in section and "--quick" in record["command"]
-    for key in ("date", "nabla_version", "commit"):
-        assert escape(str(record[key])) in section, key
+    for key in ("date", "nabla_version", "commit"):  # commit None where nabla is installed, not a checkout
+        assert escape(str(record[key] or "unknown")) in section, key
     assert escape(record["machine"]["platform"]) in section
     for row in record["table"][:3]:
         for key in row:
@@ -168,3 +172,29 @@ def test_chart_ticks_are_round_and_cover_the_data():
     svg = line_chart([1, 2, 3, 4], {"a": [1.0, None, 3.0, 4.0]}, "t")
     assert _polyline_points(svg) == [1, 2]  # a missing value breaks the line
     assert line_chart([], {"a": []}, "t") == ""
+    svg = line_chart([1, None, 3, float("nan"), 5, "6"], {"a": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]}, "t")
+    assert _polyline_points(svg) == [3]  # a point with no x is left out, not a failed report
+    assert _polyline_points(line_chart([1, 2, 3], {"a": [1.0, "x", np.float32(3.0)]}, "t")) == [1, 1]
+
+
+def _repo_with_a_commit(root: Path) -> str:
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    return subprocess.run(git + ["rev-parse", "--short=12", "HEAD"], capture_output=True, text=True).stdout.strip()
+
+
+def test_the_commit_is_nablas_own_checkout_never_a_repository_around_its_install(tmp_path, monkeypatch):
+    head = _repo_with_a_commit(tmp_path)
+    monkeypatch.setattr(provenance, "__file__", str(tmp_path / "nabla" / "report" / "provenance.py"))
+    assert provenance.source_commit() == head                   # a checkout: its HEAD
+    site = tmp_path / ".venv" / "lib" / "site-packages"         # installed into a venv inside another repository
+    site.mkdir(parents=True)
+    monkeypatch.setattr(provenance, "__file__", str(site / "nabla" / "report" / "provenance.py"))
+    assert provenance.source_commit() == "unknown"
+
+
+def test_the_library_call_takes_path_objects(tmp_path):
+    (tmp_path / "runs").mkdir()
+    result = build_report([tmp_path / "runs"], tmp_path / "site", [], echo=lambda line: None)
+    assert Path(result["index"]).is_file() and escape(str(tmp_path / "runs")) in Path(result["index"]).read_text()

@@ -112,10 +112,12 @@ class DetectionStep(Step):
         strategy = getattr(self.trainer, "strategy", None)
         if strategy is None or strategy.world_size == 1:
             return []
-        seeds = global_rng().integers(0, 2 ** 63, size=strategy.world_size)  # the same draw on every rank
-        generator = np.random.default_rng(int(seeds[strategy.rank]))
         samplers = [m for m in self.model.modules()
                     if hasattr(m, "fg_bg_sampler") and getattr(m, "generator", 0) is None]
+        if not samplers:  # a one-stage detector (YOLO): the global generator is left as one process leaves it
+            return []
+        seeds = global_rng().integers(0, 2 ** 63, size=strategy.world_size)  # the same draw on every rank
+        generator = np.random.default_rng(int(seeds[strategy.rank]))
         for module in samplers:
             module.generator = generator
         return samplers

@@ -3,8 +3,8 @@ the validation and test loss in nats per character, and sample text.
 
 Data-parallel (``mpiexec -n N nabla train``): each rank reads its own rows of the batch layout of one process
 with batch N*B (``StreamBatches.shard`` / ``RandomWindows.shard``); validation and the final report's
-validation and test losses are sharded and their sums added (``lm_sums``), so they are one process's; the
-samples are rank 0's, broadcast."""
+validation and test losses are sharded and their sums added (``LanguageModelStep.evaluate_sums``, through the
+trainer's evaluation), so they are one process's; the samples are rank 0's, broadcast."""
 from __future__ import annotations
 
 import math
@@ -17,8 +17,7 @@ from ...autograd.tensor import from_numpy
 from ...data.datasets import get_dataset
 from ...data.text.vocab import Vocab
 from ...ops.shape import cat
-from ..steps.language_model import (LanguageModelStep, RandomWindows, StreamBatches, TokenStream, evaluate_lm,
-                                   lm_sums)
+from ..steps.language_model import LanguageModelStep, RandomWindows, StreamBatches, TokenStream, evaluate_lm
 from .base import RunData, Task, register_task
 
 
@@ -83,16 +82,6 @@ def _loss_line(loss: float) -> str:
     return f"{loss:.4f} nats/char ({loss / math.log(2):.3f} bits/char, perplexity {math.exp(loss):.3f})"
 
 
-def sharded_loss(model, ids, seq_len: int, max_tokens, strategy) -> float:
-    """``evaluate_lm`` over every rank of ``strategy``: each scores its share, the sums are added."""
-    if strategy.world_size == 1:
-        return evaluate_lm(model, ids, seq_len=seq_len, max_tokens=max_tokens)
-    total, count = lm_sums(model, ids, seq_len=seq_len, max_tokens=max_tokens, rank=strategy.rank,
-                           num_replicas=strategy.world_size)
-    total, count = comm.all_reduce(np.array([total, float(count)])).tolist()
-    return total / max(count, 1.0)
-
-
 class LanguageModelTask(Task):
     name = "lm"
     data_parallel = True
@@ -114,11 +103,12 @@ class LanguageModelTask(Task):
 
     def final_report(self, trainer, data, settings, run, echo):
         limit, T = run.get("eval_limit"), settings["seq_len"]
-        # windows of the trained length: a Transformer's later positions were never trained
+        # windows of the trained length (a Transformer's later positions were never trained), scored by the
+        # trainer's evaluation: with several processes each scores its share and the sums are added
         strategy = trainer.strategy
-        val = sharded_loss(trainer.model, data.val.ids, T, limit, strategy)
+        val = trainer.evaluate(TokenStream(data.val.ids, T, limit))["loss"]
         test_set = get_dataset(run["dataset"], split="test", download=run["download"])
-        test = sharded_loss(trainer.model, test_set.ids, T, limit, strategy)
+        test = trainer.evaluate(TokenStream(test_set.ids, T, limit))["loss"]
         n_val = len(data.val.ids) - 1 if limit is None else min(limit, len(data.val.ids) - 1)
         echo(f"validation loss {val:.4f} nats/char ({val / math.log(2):.3f} bits/char) on "
              f"{'all ' if limit is None else ''}{n_val:,} validation characters; test loss {test:.4f} nats/char")
