@@ -15,8 +15,9 @@ from .catalogue import by_chapter
 from .claim_pages import chapter_page
 from .discover import discover
 from .index_page import index_page
+from ..utils.provenance import machine, nabla_commit, nabla_version
 from .predictions import draw_predictions
-from .provenance import machine, nabla_version, source_commit
+from .results import UNKNOWN, machine_text
 from .run_pages import run_page, runs_page
 from .site import Site, slug
 
@@ -56,7 +57,8 @@ def build_report(paths, out: str, claims: list, predictions: int = 4, echo=print
     for path in found.missing:
         echo(f"note: {path} is neither a folder nor a .json file; skipped")
     site = Site(out)
-    built = [("built", _now()), ("nabla", nabla_version()), ("commit", source_commit()), ("machine", machine()),
+    built = [("built", _now()), ("nabla", nabla_version() or UNKNOWN),
+             ("commit", nabla_commit(short=True, mark_dirty=True) or UNKNOWN), ("machine", machine_text(machine())),
              ("from", ", ".join(map(str, paths)) if paths else "runs/ (the default)")]
     generated = f"nabla report · built {built[0][1]} · nabla {built[1][1]} · commit {built[2][1]}"
     chapters = by_chapter(claims, found.results)

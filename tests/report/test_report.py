@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from nabla.experiments import experiment_names, get_experiment
-from nabla.report import build_report, provenance
+from nabla.report import build_report
+from nabla.utils import provenance
 from nabla.report.chapters import CHAPTERS
 from nabla.report.svg import line_chart, nice_ticks
 
@@ -186,12 +187,12 @@ def _repo_with_a_commit(root: Path) -> str:
 
 def test_the_commit_is_nablas_own_checkout_never_a_repository_around_its_install(tmp_path, monkeypatch):
     head = _repo_with_a_commit(tmp_path)
-    monkeypatch.setattr(provenance, "__file__", str(tmp_path / "nabla" / "report" / "provenance.py"))
-    assert provenance.source_commit() == head                   # a checkout: its HEAD
+    monkeypatch.setattr(provenance, "__file__", str(tmp_path / "nabla" / "utils" / "provenance.py"))
+    assert provenance.nabla_commit(short=True) == head          # a checkout: its HEAD
     site = tmp_path / ".venv" / "lib" / "site-packages"         # installed into a venv inside another repository
     site.mkdir(parents=True)
-    monkeypatch.setattr(provenance, "__file__", str(site / "nabla" / "report" / "provenance.py"))
-    assert provenance.source_commit() == "unknown"
+    monkeypatch.setattr(provenance, "__file__", str(site / "nabla" / "utils" / "provenance.py"))
+    assert provenance.nabla_commit() is None
 
 
 def test_the_library_call_takes_path_objects(tmp_path):
