@@ -73,9 +73,10 @@ def _check_dynamic_axes(dynamic_axes, ranks: dict) -> None:
 
 
 def build_graph(model, example_inputs, input_names=None, output_names=None, dynamic_axes=None,
-                graph_name: str = "nabla"):
+                graph_name: str = "nabla", opset_version: int = 17):
     """The ONNX GraphProto of ``model`` on ``example_inputs`` (no file written); the model's outputs for them
-    (one Tensor, or a tuple when the model's emitter returns a tuple of Values: several graph outputs)."""
+    (one Tensor, or a tuple when the model's emitter returns a tuple of Values: several graph outputs).
+    ``opset_version``: the opset the graph is for (an emitter whose op is newer refuses by module path)."""
     onnx = _require_onnx()
     from ..autograd import no_grad
     from . import dense, detection, generative, layers, models, sequence_models  # noqa: F401 - importing registers the emitters
@@ -84,7 +85,7 @@ def build_graph(model, example_inputs, input_names=None, output_names=None, dyna
     input_names = list(input_names or (["input"] if len(xs) == 1 else [f"input{i}" for i in range(len(xs))]))
     if len(input_names) != len(xs):
         raise ValueError(f"ONNX export: {len(input_names)} input_names for {len(xs)} example inputs")
-    g = GraphBuilder()
+    g = GraphBuilder(opset_version)
     values = [Value(g.fresh(n), x) for n, x in zip(input_names, xs)]
     was_training = model.training
     model.eval()
@@ -116,9 +117,10 @@ def export(model, example_inputs, path, opset_version: int = 17, input_names=Non
     ValueError) naming its type and path, e.g. ``model.layer1.0.conv1``."""
     onnx = _require_onnx()
     if opset_version < 13:
-        raise ValueError(f"ONNX export: opset_version={opset_version}; the emitters need opset >= 13")
+        raise ValueError(f"ONNX export: opset_version={opset_version}; the emitters need opset >= 13 (LayerNorm, in "
+                         "the Transformers and ViT, >= 17)")
     graph, _ = build_graph(model, example_inputs, input_names, output_names, dynamic_axes,
-                           graph_name=type(model).__name__)
+                           graph_name=type(model).__name__, opset_version=int(opset_version))
     proto = onnx.helper.make_model(graph, producer_name="nabla",
                                    opset_imports=[onnx.helper.make_opsetid("", int(opset_version))])
     proto.ir_version = min(proto.ir_version, 8)  # onnxruntime >= 1.17 reads IR 8 (opset 17's IR)

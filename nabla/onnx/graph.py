@@ -57,9 +57,10 @@ class Value:
 class GraphBuilder:
     """Collects nodes and initializers (weights named by their state_dict keys, as torch.onnx does)."""
 
-    def __init__(self):
+    def __init__(self, opset: int = 17):
         from onnx import helper
         self._helper = helper
+        self.opset = int(opset)  # the opset the graph is for: an emitter of a newer op refuses below it
         self.nodes, self.initializers = [], []
         self._names: set = set()
         self._weights: dict = {}  # id(array-holder) -> initializer name: a weight shared by two layers is stored once

@@ -330,7 +330,9 @@ def _embedding(g, module, x, path):
 
 def layer_norm(g, module, x: str, path: str) -> str:
     """y = (x - mean) / sqrt(var + eps) * weight + bias over the last len(normalized_shape) axes (the ONNX
-    name of y; model emitters call it inside a block)."""
+    name of y; model emitters call it inside a block).  ONNX has LayerNormalization from opset 17 on."""
+    if g.opset < 17:
+        raise unsupported(module, path, f"LayerNormalization needs opset >= 17, got opset_version={g.opset}")
     k = len(module.normalized_shape)
     scale = module.weight if module.weight is not None else np.ones(module.normalized_shape, np.float32)
     inputs = [x, g.weight(scale, key(path, "weight"))]

@@ -179,3 +179,13 @@ def test_models_without_an_exporter_are_refused_by_name(tmp_path):
     with pytest.raises(UnsupportedExport, match=r"no exporter for module _Doubler at model\.1\b"):
         export(model, nabla.Tensor(np.zeros((2, 3), np.float32)), tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_layer_norm_below_opset_17_is_refused_by_module_path(tmp_path):
+    """LayerNormalization is an opset-17 op: an older opset gets one line naming the layer, not a checker error."""
+    model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8))
+    with pytest.raises(UnsupportedExport, match=r"LayerNorm at model\.1: LayerNormalization needs opset >= 17, "
+                                                r"got opset_version=13"):
+        export(model, nabla.Tensor(np.zeros((2, 4), np.float32)), tmp_path / "m.onnx", opset_version=13)
+    assert not (tmp_path / "m.onnx").exists()
+    export(model, nabla.Tensor(np.zeros((2, 4), np.float32)), tmp_path / "m.onnx", opset_version=17)
