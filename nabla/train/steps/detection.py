@@ -47,7 +47,7 @@ from ...autograd.tensor import Tensor
 from ...backend import rng as global_rng
 from ...metrics import MeanAveragePrecision
 from .base import Step
-from .scene_batches import as_images as _images
+from .scene_batches import as_images as _images, model_dtype
 from .sharding import evaluation_share
 
 # the figures a detector's evaluation prints, in this order ("name=value" pairs)
@@ -90,7 +90,7 @@ class DetectionStep(Step):
         self.class_names = score_classes
 
     def _dtype(self):
-        return next((p.data.dtype for p in self.model.parameters()), np.dtype(np.float32))
+        return model_dtype(self.model)
 
     def train_step(self, batch) -> dict:
         images, targets = _images(batch[0], self._dtype()), _plain_targets(batch[1])

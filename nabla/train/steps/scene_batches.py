@@ -18,6 +18,11 @@ from ...autograd.tensor import Tensor, from_numpy
 from .sharding import check_shard
 
 
+def model_dtype(model) -> np.dtype:
+    """The dtype of the model's parameters (float32 for a model without any): what its images are cast to."""
+    return next((p.data.dtype for p in model.parameters()), np.dtype(np.float32))
+
+
 def as_images(x, dtype=np.float32) -> Tensor:
     """A batch of images as a Tensor of ``dtype`` (the model's: a float64 model takes float64 images)."""
     if isinstance(x, Tensor):

@@ -42,7 +42,7 @@ from ...data.datasets.masks import IGNORE_INDEX   # 255: VOC's value for pixels 
 from ...metrics.segmentation import ConfusionMatrix, iou_per_class
 from ...nn import functional as F
 from .base import Step
-from .scene_batches import as_images as _images
+from .scene_batches import as_images as _images, model_dtype
 from .sharding import evaluation_share
 
 # the figures of the last line of ``nabla train`` / ``nabla eval`` on a segmentation model, in this order
@@ -92,7 +92,7 @@ class SegmentationStep(Step):
         self.ignore_index, self.dice_weight = ignore_index, float(dice_weight)
 
     def _dtype(self):
-        return next((p.data.dtype for p in self.model.parameters()), np.dtype(np.float32))
+        return model_dtype(self.model)
 
     def train_step(self, batch) -> dict:
         images, masks = _images(batch[0], self._dtype()), _masks(batch[1])
