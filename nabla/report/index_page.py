@@ -24,11 +24,14 @@ def index_page(chapters: list, pages: dict, runs: list, run_pages: list, built: 
     """``chapters``: ``[(Chapter, [Item])]``; ``pages``: chapter id -> page name; ``built``: (label, value) pairs."""
     items = [i for _, group in chapters for i in group]
     measured = [i for i in items if i.result is not None]
-    supported = sum(bool(i.result.supported) for i in measured)
+    supported = sum(i.result.supported is True for i in measured)
+    refuted = sum(i.result.supported is False for i in measured)  # a result with no verdict is neither
     body = ['<h1>The course notes, measured</h1>',
             '<p class="sub">Each claim of the notes (<span class="zh" lang="zh">正则化和优化 · 神经网络 · '
             f'卷积神经网络 · 现代深度学习架构</span>) tested by an experiment: {len(items)} claims, {len(measured)} measured, '
-            f'{supported} supported, {len(measured) - supported} not; {len(runs)} training runs.</p>']
+            f'{supported} supported, {refuted} not' + (f', {len(measured) - supported - refuted} without a verdict'
+                                                      if len(measured) > supported + refuted else "")
+            + f'; {len(runs)} training runs.</p>']
     part = None
     for chapter, group in chapters:
         if chapter.part and chapter.part != part:
