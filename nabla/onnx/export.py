@@ -60,9 +60,12 @@ def _axes(dynamic_axes, name: str, default: dict) -> dict:
     return {int(i): f"{name}_dim{i}" for i in axes} if isinstance(axes, (list, tuple)) else dict(axes)
 
 
-def _check_dynamic_axes(dynamic_axes, ranks: dict) -> None:
+def _check_dynamic_axes(dynamic_axes, ranks: dict, images=()) -> None:
     """A name or an axis that is not in the graph is refused: a typo would otherwise leave the batch axis static
-    (a name absent from ``dynamic_axes`` gets no dynamic axis), with no sign of it until a batch of another size."""
+    (a name absent from ``dynamic_axes`` gets no dynamic axis), with no sign of it until a batch of another size.
+    So is a dynamic height or width of an image input (``images``: the 4-d float inputs' names): the emitters
+    build the example's image size into the graph (flatten sizes, pooling windows, resize scales), so such a
+    file would fail, or silently compute at the example's size, on another one."""
     for name, axes in (dynamic_axes or {}).items():
         if name not in ranks:
             raise ValueError(f"ONNX export: dynamic_axes names {name!r}, which is none of the inputs and outputs "
@@ -70,6 +73,10 @@ def _check_dynamic_axes(dynamic_axes, ranks: dict) -> None:
         bad = [a for a in axes if not 0 <= int(a) < ranks[name]]
         if bad:
             raise ValueError(f"ONNX export: dynamic_axes[{name!r}] has axes {bad}; {name!r} has rank {ranks[name]}")
+        spatial = sorted(int(a) for a in axes if int(a) >= 2)
+        if name in images and spatial:
+            raise ValueError(f"ONNX export: dynamic_axes[{name!r}] makes image axes {spatial} dynamic; the graph is "
+                             "built for the example's height and width: export at the size you will run")
 
 
 def build_graph(model, example_inputs, input_names=None, output_names=None, dynamic_axes=None,
@@ -99,7 +106,9 @@ def build_graph(model, example_inputs, input_names=None, output_names=None, dyna
     for value, name in zip(outs, names):
         g.nodes.append(onnx.helper.make_node("Identity", [value.name], [name], name=f"output:{name}"))
     _check_dynamic_axes(dynamic_axes, {n: len(t.shape) for n, t in [*zip(input_names, xs),
-                                                                    *zip(names, (v.tensor for v in outs))]})
+                                                                    *zip(names, (v.tensor for v in outs))]},
+                        images=[n for n, x in zip(input_names, xs) if len(x.shape) == 4
+                                and np.issubdtype(np.asarray(x.data).dtype, np.floating)])
     batch = {0: "batch"}
     inputs = [_value_info(onnx, n, x, _axes(dynamic_axes, n, batch)) for n, x in zip(input_names, xs)]
     outputs = [_value_info(onnx, n, v.tensor, _axes(dynamic_axes, n, batch)) for n, v in zip(names, outs)]

@@ -123,7 +123,8 @@ def test_names_and_dynamic_axes_follow_torch_onnx(tmp_path):
 
 
 @pytest.mark.parametrize("axes,words", [({"images": {0: "n"}}, "'images', which is none of"),
-                                        ({"image": {4: "w"}}, "has axes [4]; 'image' has rank 4")])
+                                        ({"image": {4: "w"}}, "has axes [4]; 'image' has rank 4"),
+                                        ({"image": {0: "n", 2: "h", 3: "w"}}, "makes image axes [2, 3] dynamic")])
 def test_dynamic_axes_naming_no_input_output_or_axis_is_refused(tmp_path, axes, words):
     model = build_model("softmax-regression", (1, 28, 28), 10)
     x = nabla.Tensor(np.zeros((3, 1, 28, 28), np.float32))
