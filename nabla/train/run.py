@@ -337,7 +337,9 @@ def batch_text(batch_size: int, world_size: int) -> str:
 def continue_elsewhere(run: Run, world_size: int, echo) -> None:
     """A checkpoint of another number of processes: the same global step, the effective batch this command
     gives (said when it differs), and the current epoch continued from the samples already done (the batch
-    count converted; the order of an epoch depends on the number of processes, so bit-exactness is lost)."""
+    count converted; the order of an epoch depends on the number of processes, so bit-exactness is lost).  A
+    loader whose generator every rank shares (``state_fits_any_world_size``: length buckets, random LM windows)
+    keeps its recorded state, so the epoch goes on in its own order."""
     if run.state is None:
         return
     before = int((run.state.get("config") or {}).get("world_size", 1))
@@ -351,7 +353,8 @@ def continue_elsewhere(run: Run, world_size: int, echo) -> None:
     per_epoch = len(loader) if hasattr(loader, "__len__") else None
     done = t.batch_in_epoch * before // world_size  # samples done in this epoch / the new effective batch
     t.batch_in_epoch = min(done, per_epoch - 1) if per_epoch else done
-    t._epoch_loader_state = None  # a one-process loader's generator means nothing to a DistributedSampler
+    if not getattr(loader, "state_fits_any_world_size", False):
+        t._epoch_loader_state = None  # a one-process loader's generator means nothing to a DistributedSampler
 
 
 def _opening(run: Run, echo) -> None:

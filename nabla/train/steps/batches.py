@@ -34,6 +34,8 @@ def batch_tensors(dataset, idx) -> tuple:
 
 
 class BucketBatches:
+    state_fits_any_world_size = True  # every rank holds the same generator: its state resumes on any N
+
     def __init__(self, dataset, batch_size: int, shuffle: bool = True, seed: int = 0, limit: int | None = None,
                  lengths=None):
         lengths = np.asarray(dataset.lengths if lengths is None else lengths)

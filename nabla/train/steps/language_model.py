@@ -145,6 +145,8 @@ class RandomWindows:
     one), from a generator seeded once; its state is the loader's state (exact resume).  By default an epoch
     is as many steps as the stream holds batches."""
 
+    state_fits_any_world_size = True  # every rank holds the same generator: its state resumes on any N
+
     def __init__(self, ids, batch_size: int, seq_len: int, seed: int = 0, steps_per_epoch: int | None = None):
         self.ids, self.batch_size, self.seq_len = token_ids(ids), batch_size, seq_len
         self.fixed_steps = steps_per_epoch
