@@ -36,17 +36,12 @@ from typing import Callable
 
 import numpy as np
 
+from ..utils.notes import CHAPTERS as NOTES_CHAPTERS
 from .provenance import provenance
 
-# The notes' chapters in their order: id -> (the notes' heading, an English title).
-CHAPTERS = {
-    "objective": ("目标函数", "The objective function"),
-    "loss-optimization": ("损失函数与目标函数", "Loss and objective: optimisation by example"),
-    "batch-optimization": ("批优化", "Batch optimisation: gradient descent, gradients, regularisation"),
-    "neural-networks": ("神经网络与前向传播", "Neural networks and forward propagation"),
-    "cnn-basics": ("卷积神经网络基础", "Convolutional network basics: activation functions"),
-    "modern-architectures": ("现代深度学习架构", "Modern deep learning architectures"),
-}
+# The notes' chapters in their order (nabla.utils.notes, shared with the report): id -> (the notes' heading,
+# an English title).
+CHAPTERS = {c.id: (c.zh, c.en) for c in NOTES_CHAPTERS}
 NOTES_GAP = " … "    # joins non-adjacent excerpts of the notes in a NOTES quote
 
 
