@@ -43,6 +43,14 @@ def _echo(line: str) -> None:
     print(line, flush=True)  # a line per epoch reaches a log file or a pipe as it happens
 
 
+def _reader_left() -> int:
+    """stdout's reader closed the pipe: point stdout at /dev/null so that Python's flush at exit does not fail
+    again, and exit as a process killed by SIGPIPE would (128 + 13), as `ls | head` does."""
+    import os
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -57,6 +65,8 @@ def main(argv=None) -> int:
     except BaseException as e:  # noqa: BLE001 - every failure becomes one line and an exit code
         if isinstance(e, SystemExit):
             raise
+        if isinstance(e, BrokenPipeError):  # `nabla ... | head`: the reader left; nothing is wrong, say nothing
+            return _reader_left()
         return report_error(args.command, e)
     return 0 if result is not False else 1
 

@@ -99,3 +99,17 @@ def test_every_error_is_one_line_without_a_traceback(tmp_path, argv):
     (tmp_path / "garbage.safetensors").write_bytes(b"not a checkpoint at all")
     res = nabla(*argv, cwd=tmp_path)
     assert_one_line_error(res, None)
+
+
+def test_a_reader_that_leaves_the_pipe_ends_the_command_quietly(tmp_path):
+    """`nabla experiment --list | head -1`: the reader closes the pipe before nabla writes; nabla exits as a
+    process killed by SIGPIPE would (141), with nothing on stderr (it printed "error: Broken pipe")."""
+    import os
+    import subprocess
+    import sys
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the command writes a line
+    proc = subprocess.run([sys.executable, "-m", "nabla.cli", "experiment", "--list"], stdout=write,
+                          stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=120)
+    os.close(write)
+    assert proc.returncode == 141 and proc.stderr == "", (proc.returncode, proc.stderr)
