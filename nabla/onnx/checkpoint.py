@@ -8,7 +8,8 @@ batch of ``in_shape``).  The example batch has 2 items (the batch axis is dynami
 
 Where onnxruntime is installed, the file is run on a fresh random batch of another size (3) and the largest
 absolute difference from nabla's outputs is reported: the export is wrong, not merely imprecise, if it exceeds
-the tolerance the tests use (1e-4 + 1e-3 |nabla|).
+the tolerance the tests use (1e-4 + 1e-3 |nabla|).  A target may name companions, further graphs of the same
+model written and checked beside the file (Faster R-CNN's split: ``model.features.onnx``, ``model.heads.onnx``).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class ExportTarget:
     input_names: list = field(default_factory=lambda: ["input"])
     output_names: list = field(default_factory=lambda: ["output"])
     dynamic_axes: dict | None = None
+    companions: tuple = ()  # (suffix, ExportTarget): further graphs, written beside the file as ROOT.suffix.onnx
 
 
 _TARGETS: dict = {}
@@ -87,16 +89,28 @@ def max_difference(module, path, inputs, batch: int = 3, seed: int = 0):
 
 
 def export_checkpoint(checkpoint, out, opset_version: int = 17, echo=print) -> dict:
-    """Rebuild the checkpoint's model, export its target to ``out``, check it; returns what was printed as a dict."""
+    """Rebuild the checkpoint's model, export its target to ``out`` (and its companions beside it), check each;
+    returns what was printed as a dict (a companion's under ``companions[suffix]``; ``ok`` False if any differs)."""
     from ..train.run import rebuild_from_checkpoint
     model, config, _ = rebuild_from_checkpoint(checkpoint)
     target = target_for(model, config)
+    result = _write(target, out, opset_version, config["model"], target.module is model, echo)
+    root, ext = os.path.splitext(os.fspath(out))
+    result["companions"] = {suffix: _write(t, f"{root}.{suffix}{ext or '.onnx'}", opset_version, config["model"],
+                                           False, echo) for suffix, t in target.companions}
+    if any(c["ok"] is False for c in result["companions"].values()):
+        result["ok"] = False
+    return result
+
+
+def _write(target, out, opset_version: int, model_name: str, is_model: bool, echo) -> dict:
+    """Export ``target`` to ``out``, print the line that says so, and run it in onnxruntime against nabla."""
     example = target.inputs(2, np.random.default_rng(1))
     export(target.module, example, out, opset_version=opset_version, input_names=target.input_names,
            output_names=target.output_names, dynamic_axes=target.dynamic_axes)
-    result = {"path": os.fspath(out), "opset": int(opset_version), "model": config["model"],
+    result = {"path": os.fspath(out), "opset": int(opset_version), "model": model_name,
               "max_abs_diff": None, "ok": None}
-    what = config["model"] if target.module is model else f"{type(target.module).__name__} of {config['model']}"
+    what = model_name if is_model else f"{type(target.module).__name__} of {model_name}"
     echo(f"wrote {result['path']} ({what}, ONNX opset {opset_version}, input {target.describe})")
     check = max_difference(target.module, out, target.inputs)
     if check is None:

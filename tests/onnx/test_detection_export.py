@@ -16,7 +16,8 @@ from nabla.models.crop_detector import WarpCrops  # noqa: E402
 from nabla.models.registry import build_model  # noqa: E402
 from nabla.onnx import UnsupportedExport, export, onnx_emitter  # noqa: E402
 from nabla.onnx.checkpoint import target_for  # noqa: E402
-from nabla.onnx.detection import random_rois, raw_outputs, roi_features  # noqa: E402
+from nabla.onnx.detection import (export_faster_rcnn_split, random_rois, raw_outputs,  # noqa: E402
+                                   roi_features, rpn_proposals, split_faster_rcnn, two_graph_detections)
 from nabla.vision.roi_heads import RoIFeatures  # noqa: E402
 from tests.onnx._roundtrip import check_roundtrip, randomize  # noqa: E402
 
@@ -113,3 +114,71 @@ def test_detectors_are_refused_with_what_to_export(tmp_path):
         export(raw_outputs(build_model("faster-rcnn", (1, 32, 32), 3, **NET)), np.zeros((1, 1, 32, 32), np.float32),
                tmp_path / "f.onnx")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("roi_op,shape", [("align", (1, 32, 32)), ("pool", (2, 32, 40))])
+def test_split_faster_rcnn_graphs_match_nabla(tmp_path, roi_op, shape):
+    """The detection target's companions: graph 1 (images -> features, objectness, rpn_box_deltas) and graph 2
+    (features, rois -> class_logits, box_regression) each equal nabla in onnxruntime, on batches of two sizes
+    and as many rois."""
+    rng = np.random.default_rng(2)
+    model = build_model("faster-rcnn", shape, 3, **NET, roi_op=roi_op)
+    randomize(model, rng)
+    companions = target_for(model, {"model": "faster-rcnn", "in_shape": list(shape)}).companions
+    assert [suffix for suffix, _ in companions] == ["features", "heads"]
+    for suffix, t in companions:
+        check_roundtrip(t.module, t.inputs, tmp_path / f"{suffix}.onnx", rng, t.input_names, t.output_names,
+                        t.dynamic_axes)
+
+
+def test_two_graph_pipeline_gives_the_detectors_detections(tmp_path):
+    """export_faster_rcnn_split's two files, nabla's proposal decoding and NMS between them and its
+    post-processing after: the eval-mode detector's own detections, with the backbone run once."""
+    rng = np.random.default_rng(3)
+    model = build_model("faster-rcnn", (1, 32, 32), 3, **NET, score_thresh=0.0)
+    randomize(model, rng)
+    model.eval()
+    x = rng.standard_normal((2, 1, 32, 32)).astype(np.float32)
+    paths = export_faster_rcnn_split(model, (1, 32, 32), tmp_path / "frcnn.onnx")
+    assert paths == (str(tmp_path / "frcnn.features.onnx"), str(tmp_path / "frcnn.heads.onnx"))
+    graph1, graph2 = (ort.InferenceSession(p, providers=["CPUExecutionProvider"]) for p in paths)
+    features, objectness, deltas = graph1.run(None, {"images": x})
+    for a, e in zip(rpn_proposals(model, (32, 32), objectness, deltas), model.propose(x)):
+        np.testing.assert_allclose(a, e, rtol=1e-3, atol=1e-3)  # the RPN's proposals
+    calls = []
+    got = two_graph_detections(model, x, lambda images: calls.append("1") or graph1.run(None, {"images": images}),
+                               lambda f, rois: calls.append("2") or graph2.run(None, {"features": f, "rois": rois}))
+    assert calls == ["1", "2"]
+    with nabla.no_grad():
+        expected = model(nabla.Tensor(x))
+    assert sum(len(e["scores"].data) for e in expected) > 0
+    for a, e in zip(got, expected):
+        np.testing.assert_array_equal(a["labels"].data, e["labels"].data)
+        np.testing.assert_allclose(a["scores"].data, e["scores"].data, rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(a["boxes"].data, e["boxes"].data, rtol=1e-3, atol=1e-3)
+    assert len(got) == len(expected)
+
+
+def test_split_faster_rcnn_refuses_other_detectors():
+    with pytest.raises(TypeError, match="split_faster_rcnn: expected a FasterRCNN, got FastRCNN"):
+        split_faster_rcnn(build_model("fast-rcnn", (1, 32, 32), 3, **NET), (32, 32))
+
+
+def test_nabla_export_of_faster_rcnn_writes_the_split_graphs_beside_the_single_one(tmp_path):
+    """export_checkpoint (``nabla export``): model.onnx (images, rois -> all four outputs) as before, and
+    model.features.onnx and model.heads.onnx, each printed and checked against nabla."""
+    from nabla.onnx.checkpoint import export_checkpoint
+    from nabla.train import save_checkpoint
+    model = build_model("faster-rcnn", (1, 32, 32), 3, **NET)
+    randomize(model, np.random.default_rng(4))
+    config = {"model": "faster-rcnn", "in_shape": [1, 32, 32], "num_classes": 3, "options": NET}
+    ckpt = save_checkpoint(tmp_path / "last.safetensors", {"model": model.state_dict(), "config": config})
+    printed = []
+    result = export_checkpoint(ckpt, tmp_path / "model.onnx", echo=printed.append)
+    assert result["ok"] and all(c["ok"] for c in result["companions"].values())
+    for name in ("model.onnx", "model.features.onnx", "model.heads.onnx"):
+        assert any(f"wrote {tmp_path / name} " in line for line in printed), printed
+    assert sum("matches nabla" in line for line in printed) == 3
+    inputs = [i.name for i in ort.InferenceSession(str(tmp_path / "model.heads.onnx"),
+                                                 providers=["CPUExecutionProvider"]).get_inputs()]
+    assert inputs == ["features", "rois"]
