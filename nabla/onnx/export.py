@@ -86,7 +86,7 @@ def build_graph(model, example_inputs, input_names=None, output_names=None, dyna
     ``opset_version``: the opset the graph is for (an emitter whose op is newer refuses by module path)."""
     onnx = _require_onnx()
     from ..autograd import no_grad
-    from . import dense, detection, generative, layers, models, sequence_models  # noqa: F401 - importing registers the emitters
+    from . import dense, detection, faster_rcnn_split, generative, layers, models, sequence_models  # noqa: F401 - importing registers the emitters
     from .graph import GraphBuilder, Value
     xs = _as_tensors(example_inputs)
     input_names = list(input_names or (["input"] if len(xs) == 1 else [f"input{i}" for i in range(len(xs))]))

@@ -16,8 +16,9 @@ from nabla.models.crop_detector import WarpCrops  # noqa: E402
 from nabla.models.registry import build_model  # noqa: E402
 from nabla.onnx import UnsupportedExport, export, onnx_emitter  # noqa: E402
 from nabla.onnx.checkpoint import target_for  # noqa: E402
-from nabla.onnx.detection import (export_faster_rcnn_split, random_rois, raw_outputs,  # noqa: E402
-                                   roi_features, rpn_proposals, split_faster_rcnn, two_graph_detections)
+from nabla.onnx.detection import random_rois, raw_outputs, roi_features  # noqa: E402
+from nabla.onnx.faster_rcnn_split import (export_faster_rcnn_split, rpn_proposals, split_faster_rcnn,  # noqa: E402
+                                          two_graph_detections)
 from nabla.vision.roi_heads import RoIFeatures  # noqa: E402
 from tests.onnx._roundtrip import check_roundtrip, randomize  # noqa: E402
 
