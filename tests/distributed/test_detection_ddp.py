@@ -1,7 +1,8 @@
 """Detection data-parallel: the scene batches' training shards (DistributedSampler's rule on the loader's own
 epoch order: the ranks' b-th batches together are one process's b-th batch of N*B) and evaluation shards
 (every batch once, in order); mAP from the joined shards' detections equal to one process's (in one process,
-and through ``DDPStrategy.evaluate`` on 2 ranks); YOLO on 2 ranks x B equal to one process x 2B over the same
+and through ``DDPStrategy.evaluate`` on 2 ranks), with a two-stage detector's proposal figures riding in the
+same sums for the final report; YOLO on 2 ranks x B equal to one process x 2B over the same
 scenes (float64, batch norm synchronised, 1e-10); Faster R-CNN and the sliding-window detector on 2 ranks:
 the same weights, each rank its own sampling draws while nabla's global generator stays the same on every
 rank (a detector without samplers draws nothing from it); ``nabla train yolo`` on 2 ranks: the printed test
@@ -19,7 +20,7 @@ from nabla.data.datasets import MNISTScenes
 from nabla.distributed.strategy import distribute, shard
 from nabla.models import build_model
 from nabla.train import run as runs
-from nabla.train.steps.detection import DetectionStep
+from nabla.train.steps.detection import DetectionStep, proposal_figures
 from nabla.train.steps.scene_batches import SceneBatches
 
 from ..cli.helpers import show
@@ -99,6 +100,21 @@ def test_map_from_joined_shards_equals_one_process(valid):
     assert "map_per_class" not in step.evaluate(loader)  # the training history keeps numbers only
     with pytest.raises(ValueError, match="shard method"):
         step.evaluate_sums(list(loader), 0, 2)
+
+
+def test_proposals_ride_in_the_joined_shards_for_the_final_report(valid):
+    nb.manual_seed(0)
+    model = build_model("faster-rcnn", (1, 64, 64), 10, widths="4,8,8,8", representation_size=16)
+    step = DetectionStep(model, None)
+    loader = SceneBatches(valid, 4, shuffle=False, limit=10)
+    assert "proposals" not in step.evaluate_sums(loader)  # validation: detections only
+    step.per_class = step.proposals = True  # what the final report sets around trainer.evaluate
+    alone = step.evaluate(loader)
+    assert {"map_per_class", "proposals_per_image", "proposal_recall_50"} <= set(alone)
+    assert alone["proposals_per_image"] > 0
+    assert {k: alone[k] for k in ("proposals_per_image", "proposal_recall_50")} == proposal_figures(model, loader)
+    joined = step.figures_from_sums(step.add_sums([step.evaluate_sums(loader, r, 3) for r in range(3)]))
+    assert set(joined) == set(alone) and all(joined[k] == alone[k] for k in alone if k != "images_per_s")
 
 
 RANKS_CODE = """

@@ -25,7 +25,7 @@ from nabla.models.rnn_lm import CharRNNLM
 from nabla.models.seq2seq import Seq2SeqAttention
 from nabla.train.steps.forecasting import ForecastStep
 from nabla.train.steps.language_model import LanguageModelStep, RandomWindows, StreamBatches, TokenStream, lm_sums
-from nabla.train.steps.seq2seq import PairSubset, Seq2SeqStep, add_seq2seq_sums, seq2seq_sums
+from nabla.train.steps.seq2seq import PairSubset, Seq2SeqStep, add_seq2seq_sums, evaluate_seq2seq, seq2seq_sums
 
 from .mpi_helpers import run_ranks
 
@@ -153,6 +153,12 @@ def test_seq2seq_decoding_shards_join_into_one_process_figures(beam):
         got = step.figures_from_sums(joined)
         assert got["per"] == alone["per"] and got["ser"] == alone["ser"]
         assert got["loss"] == pytest.approx(alone["loss"], rel=1e-12)
+    step.return_outputs = True  # the final report's: n and the decoded outputs too, as evaluate_seq2seq gives them
+    joined = step.figures_from_sums(step.add_sums([step.evaluate_sums(val, r, 3) for r in range(3)]))
+    whole = evaluate_seq2seq(model, data, 33, beam_size=beam, return_outputs=True)
+    assert set(joined) == set(whole) and all(joined[k] == whole[k] for k in whole if k != "loss")
+    assert joined["loss"] == pytest.approx(whole["loss"], rel=1e-12) and len(joined["hyps"]) == 33
+    assert "hyps" not in alone and "n" not in alone  # the training history keeps the figures only
     parts = [seq2seq_sums(model, data, 33, batch_size=8, rank=r, num_replicas=3) for r in range(3)]
     assert [len(p["outputs"]) for p in parts] == [16, 16, 1]  # 5 batches of 8 (the last 1): 2, 2, 1 per rank
     assert sorted(add_seq2seq_sums(parts)["outputs"]) == list(range(33))

@@ -80,9 +80,14 @@ def total_loss(losses: dict):
 
 
 class DetectionStep(Step):
-    """A detector's summed losses (each term logged), evaluated by mAP."""
+    """A detector's summed losses (each term logged), evaluated by mAP.  ``per_class``: whether ``evaluate``
+    (and the strategy's sharded evaluation, through ``figures_from_sums``) also gives the AP of each class;
+    ``proposals``: whether ``evaluate_sums`` also keeps a two-stage detector's proposals, for the proposal
+    figures.  The final test report sets both around its evaluation; validation leaves them off."""
 
     monitor = ("val_map", "max")
+    per_class = False
+    proposals = False
 
     def __init__(self, model, optimizer, score_classes=None):
         super().__init__({"model": model}, {"optimizer": optimizer} if optimizer is not None else {})
@@ -131,20 +136,27 @@ class DetectionStep(Step):
 
     def _detections(self, loader) -> dict:
         preds, targets, seconds, dtype = [], [], 0.0, self._dtype()
-        for images, batch_targets in loader:
-            images = _images(images, dtype)
+        proposals = [] if self.proposals and hasattr(self.model, "propose") else None
+        for batch, batch_targets in loader:
+            images = _images(batch, dtype)
             start = time.perf_counter()
             out = self.model(images)
             seconds += time.perf_counter() - start
             preds += [{k: (d[k].data if isinstance(d[k], Tensor) else np.asarray(d[k]))
                        for k in ("boxes", "scores", "labels")} for d in out]
             targets += _plain_targets(batch_targets)
-        return {"preds": preds, "targets": targets, "seconds": seconds, "images": len(targets)}
+            if proposals is not None:  # the same pass: the regions the detector scored (not timed)
+                proposals += list(self.model.propose(batch))
+        sums = {"preds": preds, "targets": targets, "seconds": seconds, "images": len(targets)}
+        if proposals is not None:
+            sums["proposals"] = proposals
+        return sums
 
     def evaluate_sums(self, loader, rank: int = 0, num_replicas: int = 1) -> dict:
         """The detector over the rank's share of ``loader`` (``SceneBatches.shard``; eval mode, no graph):
         ``{"preds", "targets"}`` (one dict per image, in the loader's order), ``seconds`` (forward and
-        post-processing) and ``images``."""
+        post-processing) and ``images``; with ``proposals`` set and a detector that has them
+        (``model.propose``), also ``"proposals"``, one (n_i, 4) array per image."""
         if num_replicas > 1:
             loader = evaluation_share(loader, rank, num_replicas, "DetectionStep.evaluate_sums")
         return self.run_eval(self._detections, loader)
@@ -152,14 +164,19 @@ class DetectionStep(Step):
     @staticmethod
     def add_sums(parts: list) -> dict:
         """The ``evaluate_sums`` of consecutive shards joined, in their order."""
-        return {"preds": [p for part in parts for p in part["preds"]],
-                "targets": [t for part in parts for t in part["targets"]],
-                "seconds": sum(part["seconds"] for part in parts), "images": sum(part["images"] for part in parts)}
+        joined = {"preds": [p for part in parts for p in part["preds"]],
+                  "targets": [t for part in parts for t in part["targets"]],
+                  "seconds": sum(part["seconds"] for part in parts),
+                  "images": sum(part["images"] for part in parts)}
+        if "proposals" in parts[0]:
+            joined["proposals"] = [p for part in parts for p in part["proposals"]]
+        return joined
 
-    @staticmethod
-    def figures_from_sums(sums: dict, per_class: bool = False) -> dict:
+    def figures_from_sums(self, sums: dict, per_class: bool | None = None) -> dict:
         """The figures of the module docstring from (joined) ``evaluate_sums``: mAP computed once over all
-        the images.  With ``per_class`` also ``classes`` and ``map_per_class`` (lists)."""
+        the images.  With ``per_class`` (default: the step's ``per_class``) also ``classes`` and
+        ``map_per_class`` (lists); with proposals in the sums also ``proposal_figures_from``'s."""
+        per_class = self.per_class if per_class is None else per_class
         metric = MeanAveragePrecision()
         metric.update(sums["preds"], sums["targets"])
         result = metric.compute()
@@ -172,11 +189,13 @@ class DetectionStep(Step):
         if per_class and scored:  # lists stay out of the training history (its rows are numbers)
             summary.update({"classes": [int(c) for c in result["classes"]],
                             "map_per_class": [float(v) for v in result["map_per_class"]]})
+        if "proposals" in sums:
+            summary.update(proposal_figures_from(sums["proposals"], sums["targets"]))
         return summary
 
-    def evaluate(self, loader, per_class: bool = False) -> dict:
+    def evaluate(self, loader, per_class: bool | None = None) -> dict:
         """mAP figures over all of ``loader`` (eval mode, no graph); see the module docstring.  With
-        ``per_class`` also ``classes`` and ``map_per_class`` (lists)."""
+        ``per_class`` (default: the step's ``per_class``) also ``classes`` and ``map_per_class`` (lists)."""
         return self.figures_from_sums(self.evaluate_sums(loader), per_class)
 
 

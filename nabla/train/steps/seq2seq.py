@@ -123,7 +123,12 @@ def evaluate_seq2seq(model, dataset, limit: int | None = None, batch_size: int =
 
 class Seq2SeqStep(Step):
     """Teacher-forced cross-entropy over the non-padding target tokens; ``evaluate(PairSubset)`` decodes
-    and scores with ``metric`` ("per": lower is better; "bleu": higher is better)."""
+    and scores with ``metric`` ("per": lower is better; "bleu": higher is better).  ``return_outputs``:
+    whether the figures also give ``n`` and the decoded ``hyps`` and their ``refs`` (token lists, in the
+    data set's order); the final report sets it around its evaluations, validation leaves it off (the
+    training history keeps numbers only)."""
+
+    return_outputs = False
 
     def __init__(self, model, optimizer, pad: int, metric: str = "per"):
         if metric not in METRICS:
@@ -153,6 +158,7 @@ class Seq2SeqStep(Step):
         return add_seq2seq_sums(parts)
 
     def figures_from_sums(self, sums: dict) -> dict:
-        """The loss and the metric (and ``ser``) over every pair of the joined sums."""
-        res = seq2seq_figures(sums, None, self.metric)
-        return {k: v for k, v in res.items() if k != "n"}
+        """The loss and the metric (and ``ser``) over every pair of the joined sums (with ``return_outputs``
+        also ``n``, ``hyps`` and ``refs``)."""
+        res = seq2seq_figures(sums, None, self.metric, return_outputs=self.return_outputs)
+        return res if self.return_outputs else {k: v for k, v in res.items() if k != "n"}

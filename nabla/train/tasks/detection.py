@@ -13,13 +13,12 @@ each class.
 Data-parallel (``mpiexec -n N nabla train``): each rank trains on its share of every epoch's scenes
 (``SceneBatches.shard``), with its own draws of the sampled anchors and proposals; validation is sharded and
 mAP computed once from every rank's detections (``DetectionStep.evaluate_sums``), so the printed figures are
-one process's.  The test report is sharded the same way, with rank 0's batch-norm statistics (the
-checkpoint's) broadcast first, and printed by rank 0 alone.
+one process's.  The test report goes through the same ``trainer.evaluate`` (rank 0's batch-norm statistics,
+the checkpoint's, broadcast first), its proposals riding in the same sums, and is printed by rank 0 alone.
 """
 from __future__ import annotations
 
-from ... import comm
-from ..steps.detection import DetectionStep, format_detection, proposal_figures_from, proposal_lists
+from ..steps.detection import DetectionStep, format_detection
 from .base import RunData, Task, register_task
 from .scenes import check_channels, eval_batches, in_shape as _in_shape, load_split as _split, training_batches
 
@@ -30,26 +29,16 @@ def _class_line(result: dict) -> str:
     return "AP per class (COCO AP@[.5:.95]): " + " ".join(pairs)
 
 
-def report_figures(step, loader, rank: int = 0, world_size: int = 1) -> dict:
+def report_figures(step, loader, evaluate=None) -> dict:
     """The test report's figures over all of ``loader``: mAP with the AP of each class, and the proposal
-    figures of a two-stage detector.  With several ranks (every rank calls it) each scores its share of the
-    batches after rank 0's buffers are broadcast (the running statistics the checkpoint holds), and the
-    shards are gathered in rank order, so the figures are one process's, on every rank."""
-    if world_size > 1:
-        buffers = list(step.model.buffers())
-        for buffer, value in zip(buffers, comm.broadcast_object([b.data for b in buffers] if rank == 0 else None)):
-            buffer.copy_(value)
-        loader = loader.shard(rank, world_size)
-
-    def gather(part) -> list:
-        return comm.all_gather_object(part) if world_size > 1 else [part]
-
-    result = step.figures_from_sums(step.add_sums(gather(step.evaluate_sums(loader))), per_class=True)
-    lists = gather(proposal_lists(step.model, loader))
-    if lists[0] is not None:
-        result.update(proposal_figures_from([p for part in lists for p in part[0]],
-                                            [t for part in lists for t in part[1]]))
-    return result
+    figures of a two-stage detector, from one pass (``DetectionStep.per_class`` and ``proposals`` set around
+    it).  ``evaluate(loader)``: the trainer's (sharded over the ranks of a data-parallel run, with rank 0's
+    buffers broadcast first), else the step's."""
+    step.per_class = step.proposals = True
+    try:
+        return (evaluate or step.evaluate)(loader)
+    finally:
+        step.per_class = step.proposals = False
 
 
 class DetectionTask(Task):
@@ -69,8 +58,7 @@ class DetectionTask(Task):
     def final_report(self, trainer, data, settings, run, echo):
         test = _split(run["dataset"], "test", run["download"])
         loader = eval_batches(test, run.get("eval_limit"))
-        strategy = trainer.strategy
-        result = report_figures(trainer.step, loader, strategy.rank, strategy.world_size)
+        result = report_figures(trainer.step, loader, trainer.evaluate)
         echo(f"test set: {loader.size:,} images of {run['dataset']} (last weights; training time "
              f"{run['elapsed']:.1f} s)")
         if "proposals_per_image" in result:

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import inspect
 
-from ... import comm
 from ...autograd.grad_mode import no_grad
 from ...autograd.tensor import from_numpy
 from ...data.datasets import get_dataset_class
 from ...data.text.vocab import Vocab, pad_sequences
-from ..steps.base import Step
-from ..steps.seq2seq import (PairBatches, PairSubset, Seq2SeqStep, add_seq2seq_sums, evaluate_seq2seq,
-                             seq2seq_figures, seq2seq_sums)
+from ..steps.seq2seq import PairBatches, PairSubset, Seq2SeqStep, evaluate_seq2seq
 from .base import RunData, Task, register_task
 
 
@@ -48,15 +45,16 @@ def _vocabs(config):
     return {k: Vocab.from_dict(v) for k, v in config.get("vocab", {}).items()}
 
 
-def sharded_evaluation(model, dataset, strategy, limit, beam_size: int, metric: str,
-                       return_outputs: bool = False) -> dict:
-    """``evaluate_seq2seq`` over every rank of ``strategy``: each decodes its share, the outputs are joined and
-    scored once (on every rank, the same figures)."""
-    sums = Step({"model": model}, {}).run_eval(seq2seq_sums, model, dataset, limit, beam_size=beam_size,
-                                               rank=strategy.rank, num_replicas=strategy.world_size)
-    if strategy.world_size > 1:
-        sums = add_seq2seq_sums(comm.all_gather_object(sums))
-    return seq2seq_figures(sums, dataset, metric, return_outputs=return_outputs)
+def report_evaluations(trainer, splits, limit, beam_size: int) -> list:
+    """The figures of each of ``splits`` (the first ``limit`` pairs decoded with ``beam_size``), with ``n`` and
+    the decoded outputs, through ``trainer.evaluate``: with several ranks each decodes its share and the joined
+    outputs are scored once (``Seq2SeqStep.evaluate_sums``), the same figures on every rank."""
+    step = trainer.step
+    step.return_outputs = True
+    try:
+        return [trainer.evaluate(PairSubset(split, limit=limit, beam_size=beam_size)) for split in splits]
+    finally:
+        step.return_outputs = False
 
 
 class Seq2SeqTask(Task):
@@ -78,14 +76,12 @@ class Seq2SeqTask(Task):
 
     def final_report(self, trainer, data, settings, run, echo):
         metric, beam, limit = get_dataset_class(data.train.name).metric, run["beam_size"], run.get("eval_limit")
-        strategy = trainer.strategy
-        res = sharded_evaluation(trainer.model, data.val, strategy, limit, beam, metric)
         test_set = pair_split(data.train.name, "test", run["download"], data.train.src_vocab, data.train.tgt_vocab)
-        test = sharded_evaluation(trainer.model, test_set, strategy, limit, beam, metric, return_outputs=True)
+        res, test = report_evaluations(trainer, (data.val, test_set), limit, beam)
         echo(summary("validation", res, metric, beam))
         echo(summary("test", test, metric, beam))
         print_examples(test_set, test, echo)
-        return {"val": res, "test": {k: v for k, v in test.items() if k not in ("hyps", "refs")}}
+        return {k: {f: v for f, v in r.items() if f not in ("hyps", "refs")} for k, r in (("val", res), ("test", test))}
 
     def evaluate(self, model, config, options, echo):
         vocabs = _vocabs(config)
