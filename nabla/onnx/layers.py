@@ -24,6 +24,15 @@ def key(path: str, name: str) -> str:
     return f"{rest}.{name}" if rest else name
 
 
+def with_weights(g, module, x: str, path: str) -> list:
+    """The inputs of a Gemm/Conv-like node: ``x``, the module's weight and (if it has one) its bias, each an
+    initializer named by its state_dict key."""
+    inputs = [x, g.weight(module.weight, key(path, "weight"))]
+    if module.bias is not None:
+        inputs.append(g.weight(module.bias, key(path, "bias")))
+    return inputs
+
+
 def _pair(v) -> list:
     return [int(v), int(v)] if isinstance(v, (int, np.integer)) else [int(x) for x in v]
 
@@ -55,9 +64,7 @@ def _dropout(g, module, x, path):
 def _linear(g, module, x, path):
     if len(x.shape) != 2:
         raise unsupported(module, path, f"input of rank {len(x.shape)}; export supports (N, in_features)")
-    inputs = [x.name, g.weight(module.weight, key(path, "weight"))]
-    if module.bias is not None:
-        inputs.append(g.weight(module.bias, key(path, "bias")))
+    inputs = with_weights(g, module, x.name, path)
     return _out(g, module, x, "Gemm", inputs, path, transB=1)
 
 
@@ -67,9 +74,7 @@ def _conv2d(g, module, x, path):
         raise unsupported(module, path, f"padding={module.padding!r}, padding_mode={module.padding_mode!r}; "
                                         "export supports numeric zero padding")
     ph, pw = _pair(module.padding)
-    inputs = [x.name, g.weight(module.weight, key(path, "weight"))]
-    if module.bias is not None:
-        inputs.append(g.weight(module.bias, key(path, "bias")))
+    inputs = with_weights(g, module, x.name, path)
     return _out(g, module, x, "Conv", inputs, path, kernel_shape=_pair(module.kernel_size),
                 strides=_pair(module.stride), dilations=_pair(module.dilation), group=int(module.groups),
                 pads=[ph, pw, ph, pw])
@@ -209,9 +214,7 @@ def _conv_transpose2d(g, module, x, path):
     """Weight (C_in, C_out / groups, kh, kw), ONNX's layout too; output_padding as the module's own (the
     forward(output_size=) form is called by models' emitters, not here)."""
     ph, pw = _pair(module.padding)
-    inputs = [x.name, g.weight(module.weight, key(path, "weight"))]
-    if module.bias is not None:
-        inputs.append(g.weight(module.bias, key(path, "bias")))
+    inputs = with_weights(g, module, x.name, path)
     return _out(g, module, x, "ConvTranspose", inputs, path, kernel_shape=_pair(module.kernel_size),
                 strides=_pair(module.stride), dilations=_pair(module.dilation), group=int(module.groups),
                 pads=[ph, pw, ph, pw], output_padding=_pair(module.output_padding))
@@ -352,9 +355,7 @@ def conv1d(g, module, x: str, path: str) -> str:
         raise unsupported(module, path, f"padding={module.padding!r}, padding_mode={module.padding_mode!r}; "
                                         "export supports numeric zero padding")
     (p,) = module.padding
-    inputs = [x, g.weight(module.weight, key(path, "weight"))]
-    if module.bias is not None:
-        inputs.append(g.weight(module.bias, key(path, "bias")))
+    inputs = with_weights(g, module, x, path)
     return g.node("Conv", inputs, path, kernel_shape=list(module.kernel_size), strides=list(module.stride),
                   dilations=list(module.dilation), group=int(module.groups), pads=[p, p])
 

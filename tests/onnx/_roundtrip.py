@@ -7,9 +7,8 @@ from nabla import nn
 from nabla.onnx import export
 
 
-def randomize(model, rng, noise: float = 0.1):
-    """Batch-norm statistics and affine terms far from 0/1, and noise on every parameter, so that every layer
-    (zero-initialised score layers, masked taps, biases) moves the outputs."""
+def randomize_batch_norm(model, rng):
+    """Batch-norm statistics and affine terms far from 0/1, so that an export that drops or misreads one shows."""
     for m in model.modules():
         if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             c = m.num_features
@@ -17,6 +16,12 @@ def randomize(model, rng, noise: float = 0.1):
             m.running_var.data[...] = rng.uniform(0.5, 1.5, c)
             m.weight.data[...] = rng.uniform(0.5, 1.5, c)
             m.bias.data[...] = rng.normal(0, 0.1, c)
+
+
+def randomize(model, rng, noise: float = 0.1):
+    """``randomize_batch_norm``, and noise on every parameter, so that every layer (zero-initialised score
+    layers, masked taps, biases) moves the outputs."""
+    randomize_batch_norm(model, rng)
     for p in model.parameters():
         p.data[...] += rng.normal(0, noise, p.shape).astype(p.data.dtype)
 

@@ -10,6 +10,7 @@ import nabla  # noqa: E402
 from nabla import nn  # noqa: E402
 from nabla.models.registry import build_model  # noqa: E402
 from nabla.onnx import UnsupportedExport, export  # noqa: E402
+from tests.onnx._roundtrip import randomize_batch_norm  # noqa: E402
 
 CASES = [
     ("mlp", {"depth": 2, "width": 32}),
@@ -32,15 +33,10 @@ CASES = [
 
 
 def _randomize(model, rng):
-    """Weights and batch-norm statistics far from their initial values, so every layer moves the output."""
+    """Batch-norm statistics and biases far from their initial values, so every layer moves the output."""
+    randomize_batch_norm(model, rng)
     for m in model.modules():
-        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            c = m.num_features
-            m.running_mean.data[...] = rng.normal(0, 0.1, c)
-            m.running_var.data[...] = rng.uniform(0.5, 1.5, c)
-            m.weight.data[...] = rng.uniform(0.5, 1.5, c)
-            m.bias.data[...] = rng.normal(0, 0.1, c)
-        elif isinstance(m, (nn.Linear, nn.Conv2d)) and m.bias is not None:
+        if isinstance(m, (nn.Linear, nn.Conv2d)) and m.bias is not None:
             m.bias.data[...] = rng.normal(0, 0.1, m.bias.shape)
 
 
