@@ -21,7 +21,7 @@ import numpy as np
 from .. import nn
 from ..autograd import Tensor, no_grad
 from ..models.faster_rcnn import FasterRCNN
-from ..vision.roi_heads import decode_boxes, flatten_boxes
+from ..vision.roi_heads import flatten_boxes
 from ..vision.rpn import concat_box_prediction_layers
 from .checkpoint import ExportTarget
 from .detection import _heads, _rpn_head, random_rois, roi_features
@@ -148,18 +148,16 @@ def export_faster_rcnn_split(detector, in_shape, path, opset_version: int = 17) 
 
 
 def rpn_proposals(detector, image_size, objectness, rpn_box_deltas) -> list:
-    """Graph 1's objectness and deltas -> per-image (n_i, 4) proposals, by the calls of
-    ``RegionProposalNetwork.forward`` after its head: ``concat_box_prediction_layers``, the anchors of
-    ``rpn.anchor_generator``, ``decode_boxes(rpn.box_coder, ...)``, ``rpn.filter_proposals`` (top-n, clip, min
-    size, NMS: the counts of the detector's mode, eval for inference)."""
+    """Graph 1's objectness and deltas -> per-image (n_i, 4) proposals, as ``RegionProposalNetwork.forward`` makes
+    them after its head: ``concat_box_prediction_layers``, the anchors of ``rpn.anchor_generator``, then
+    ``rpn.proposals_from`` (decoding; top-n, clip, min size, NMS: the counts of the detector's mode, eval for
+    inference)."""
     rpn = detector.rpn
     objectness, deltas = concat_box_prediction_layers([Tensor(np.asarray(objectness, np.float32))],
                                                       [Tensor(np.asarray(rpn_box_deltas, np.float32))])
-    b, n = objectness.shape
     grid = np.empty((1, 1, *np.shape(rpn_box_deltas)[-2:]), np.float32)  # all the generator reads: h, w, dtype
-    anchors = rpn.anchor_generator(tuple(image_size), [grid])[0].data
-    decoded = decode_boxes(rpn.box_coder, deltas.data.reshape(b * n, 4), np.tile(anchors.astype(np.float32), (b, 1)))
-    return rpn.filter_proposals(decoded.reshape(b, n, 4), objectness.data, [tuple(image_size)] * b)
+    anchors = rpn.anchor_generator(tuple(image_size), [grid])[0].data.astype(np.float32)
+    return rpn.proposals_from(objectness, deltas, anchors, [tuple(image_size)] * objectness.shape[0])
 
 
 def proposal_rois(proposals) -> np.ndarray:

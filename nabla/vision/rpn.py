@@ -147,16 +147,22 @@ class RegionProposalNetwork(nn.Module):
         kept = nms_per_image(boxes, scores, None, image_index, b, self.nms_thresh, self.post_nms_top_n())
         return [boxes[k] for k in kept]
 
+    def proposals_from(self, objectness, deltas, anchors, image_shapes) -> list:
+        """The head's flat objectness (B, N) and deltas (B, N, 4) (``concat_box_prediction_layers``) and one
+        image's anchors (N, 4) -> per-image proposals: the deltas decoded against the anchors, then
+        ``filter_proposals`` (top-n, clip, min size, NMS).  Also what runs between an exported Faster R-CNN's
+        two ONNX graphs (``nabla.onnx.faster_rcnn_split``)."""
+        b, n = objectness.shape
+        decoded = decode_boxes(self.box_coder, deltas.data.reshape(b * n, 4), np.tile(anchors, (b, 1)))
+        return self.filter_proposals(decoded.reshape(b, n, 4), objectness.data, image_shapes)
+
     def forward(self, images, features, targets=None):
         """images (B, C, H, W); features: a list of maps -> (proposals per image, losses; {} at inference or
         without targets).  image sizes are the batch's (H, W)."""
         features = list(features) if isinstance(features, (list, tuple)) else [features]
         objectness, deltas = concat_box_prediction_layers(*self.head(features))
         anchors = self.anchors_for(images, features)
-        b, n = objectness.shape
-        decoded = decode_boxes(self.box_coder, deltas.data.reshape(b * n, 4), np.tile(anchors, (b, 1)))
-        image_shapes = [tuple(images.shape[-2:])] * b
-        boxes = self.filter_proposals(decoded.reshape(b, n, 4), objectness.data, image_shapes)
+        boxes = self.proposals_from(objectness, deltas, anchors, [tuple(images.shape[-2:])] * objectness.shape[0])
         losses = {}
         if self.training and targets is not None:
             labels, matched = self.assign_targets_to_anchors(anchors, targets)
