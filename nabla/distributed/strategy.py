@@ -235,6 +235,12 @@ class DDPStrategy(Strategy):
         decision = comm.broadcast(np.array([elapsed, float(bool(stop))]), 0)
         return float(decision[0]), bool(decision[1])
 
+    def on_global_zero(self, fn):
+        """``fn()`` on rank 0 alone (it may print and write the run's files), its result broadcast."""
+        if self.world_size == 1:
+            return fn()
+        return comm.broadcast_object(fn() if self.is_global_zero else None, 0)
+
     def reduce_sums(self, sums: dict) -> dict:
         if self.world_size == 1 or not sums:
             return sums

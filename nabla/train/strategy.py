@@ -12,6 +12,8 @@ it asks its strategy:
     agree(elapsed, stop_training)       rank 0's clock and decision to stop, so that every rank stops at
                                         the same step (a time budget, early stopping)
     reduce_sums(sums)                   the running training sums of every rank, added
+    on_global_zero(fn)                  fn() computed by rank 0 alone and its result given to every rank (a
+                                        final report that does not split over ranks: the weights are the same)
     evaluate(step, loader)              the step's figures over all of the loader (each rank a shard)
 
 This one is a single process: every method returns what it is given.  ``nabla.distributed.DDPStrategy``
@@ -56,3 +58,6 @@ class Strategy:
 
     def evaluate(self, step, loader) -> dict:
         return step.evaluate(loader)
+
+    def on_global_zero(self, fn):
+        return fn()

@@ -16,7 +16,7 @@ import numpy as np
 
 from ...autograd.tensor import Tensor
 from .classification import RegressionStep, _tensor
-from .sharding import evaluation_share
+from .sharding import add_counts, evaluation_share
 
 __all__ = ["ForecastStep"]
 
@@ -55,9 +55,7 @@ class ForecastStep(RegressionStep):
             sums["count"] += err.size
         return sums
 
-    @staticmethod
-    def add_sums(parts: list) -> dict:
-        return {k: sum(p[k] for p in parts) for k in ("loss_sum", "n", "sq_sum", "count")}
+    add_sums = staticmethod(add_counts)
 
     def figures_from_sums(self, sums: dict) -> dict:
         """``loss = loss_sum / n``; ``rmse = sqrt(sq_sum / count) * std`` (none without windows)."""

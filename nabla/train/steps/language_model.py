@@ -30,7 +30,7 @@ from ...autograd.tensor import Tensor, from_numpy
 from ...data.text.corpus import LMStreamLoader
 from ...nn.utils.rnn import detach_hidden
 from .base import Step
-from .sharding import check_shard
+from .sharding import check_shard, contiguous_share
 
 
 def token_ids(x) -> np.ndarray:
@@ -51,16 +51,6 @@ def evaluate_lm(model, ids, batch_size: int = 32, seq_len: int = 256, max_tokens
     return total / max(count, 1)
 
 
-def _share(n: int, rank: int, num_replicas: int) -> tuple:
-    """``(a, b)``: rank's contiguous share of ``range(n)`` (``np.array_split``'s)."""
-    if num_replicas < 1 or not 0 <= rank < num_replicas:
-        raise ValueError(f"language-model evaluation: rank must be in [0, num_replicas), got rank {rank} of "
-                         f"{num_replicas}")
-    q, m = divmod(int(n), num_replicas)  # the first m shares hold one more
-    a = rank * q + min(rank, m)
-    return a, a + q + (rank < m)
-
-
 def lm_sums(model, ids, batch_size: int = 32, seq_len: int = 256, max_tokens: int | None = None, rank: int = 0,
             num_replicas: int = 1) -> tuple:
     """``(sum of the next-token cross-entropies in nats, tokens scored)`` over rank's share of
@@ -77,7 +67,7 @@ def lm_sums(model, ids, batch_size: int = 32, seq_len: int = 256, max_tokens: in
         with no_grad():
             if getattr(model, "stateful", False):
                 rows = max(1, min(batch_size, (len(ids) - 1) // 2))
-                a, b = _share(rows, rank, num_replicas)
+                a, b = contiguous_share(rows, rank, num_replicas, "language-model evaluation")
                 batches = LMStreamLoader(ids, rows, seq_len) if b > a else ()
                 if num_replicas > 1:
                     batches = ((_t(x.data[a:b]), _t(y.data[a:b])) for x, y in batches)
@@ -99,7 +89,8 @@ def _windows(ids, T: int, batch_size: int, rank: int = 0, num_replicas: int = 1)
     n = (len(ids) - 1) // T
     win = ids[:n * T + 1]
     xs, ys = win[:-1].reshape(n, T), win[1:].reshape(n, T)
-    first, last = _share(-(-n // batch_size), rank, num_replicas)
+    first, last = contiguous_share(-(-n // batch_size), rank, num_replicas,
+                                   "language-model evaluation")
     for a in range(first * batch_size, min(last * batch_size, n), batch_size):
         yield _t(xs[a:a + batch_size]), _t(ys[a:a + batch_size])
 

@@ -43,7 +43,7 @@ from ...metrics.segmentation import ConfusionMatrix, iou_per_class
 from ...nn import functional as F
 from .base import Step
 from .scene_batches import as_images as _images, model_dtype
-from .sharding import evaluation_share
+from .sharding import add_counts, evaluation_share
 
 # the figures of the last line of ``nabla train`` / ``nabla eval`` on a segmentation model, in this order
 REPORTED = ("miou", "miou_digits", "pixel_acc")
@@ -129,9 +129,7 @@ class SegmentationStep(Step):
             loader = evaluation_share(loader, rank, num_replicas, "SegmentationStep.evaluate_sums")
         return self.run_eval(self._sums, loader)
 
-    @staticmethod
-    def add_sums(parts: list) -> dict:
-        return {k: sum(p[k] for p in parts) for k in parts[0]}
+    add_sums = staticmethod(add_counts)
 
     def figures_from_sums(self, sums: dict, per_class: bool | None = None) -> dict:
         """The figures of the module docstring from (added) ``evaluate_sums``: the loss is the mean over the

@@ -5,7 +5,8 @@ num_replicas)`` method returning a copy that yields the rank's share; ``check_sh
 they share.  Evaluation needs every sample scored exactly once, in the loader's order, by batches one process
 would form: ``evaluation_share`` gives a loader with a ``shard`` method its own share, and a DataLoader the
 rank's contiguous part (``np.array_split``) of its samples over the same data set (``ShardSampler``), so the
-shares of ranks 0..N-1 one after another are the loader's samples.
+shares of ranks 0..N-1 one after another are the loader's samples.  ``contiguous_share`` is that cut of
+``range(n)`` for steps that share out samples or batches themselves; ``add_counts`` adds the ranks' sums.
 """
 from __future__ import annotations
 
@@ -22,6 +23,21 @@ def check_shard(what: str, rank: int, num_replicas: int, current: int = 1) -> No
         raise ValueError(f"{what}.shard: rank must be in [0, num_replicas), got rank {rank} of {num_replicas}")
     if current != 1:
         raise ValueError(f"{what}.shard: the batches are already a shard")
+
+
+def contiguous_share(n: int, rank: int, num_replicas: int, who: str = "evaluation") -> tuple:
+    """``(a, b)``: rank's contiguous share ``range(a, b)`` of ``range(n)``, as ``np.array_split`` cuts it (the
+    first ``n % num_replicas`` shares hold one more).  ``who`` names the caller in the error for a bad rank."""
+    if num_replicas < 1 or not 0 <= rank < num_replicas:
+        raise ValueError(f"{who}: rank must be in [0, num_replicas), got rank {rank} of {num_replicas}")
+    q, m = divmod(int(n), num_replicas)
+    a = rank * q + min(rank, m)
+    return a, a + q + (rank < m)
+
+
+def add_counts(parts: list) -> dict:
+    """The ranks' ``evaluate_sums`` added key by key (sums and counts: numbers or arrays of one shape)."""
+    return {k: sum(p[k] for p in parts) for k in parts[0]}
 
 
 class ShardSampler(Sampler):

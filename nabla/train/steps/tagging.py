@@ -24,6 +24,7 @@ from ... import nn
 from ...metrics.word_segmentation import WordSegmentationScores
 from .base import Step
 from .batches import BucketBatches, batch_tensors  # noqa: F401
+from .sharding import add_counts, contiguous_share
 
 IGNORE_INDEX = -100
 EVAL_BATCH = 256
@@ -103,13 +104,12 @@ class TaggingStep(Step):
         return {"loss": self.minimize(loss, self.optimizer), "accuracy": accuracy, "batch_size": int(real.sum())}
 
     def evaluate(self, dataset) -> dict:
-        res = evaluate_tagger(self.model, dataset)
-        return {k: res[k] for k in self.REPORTED}
+        """Mean per-token loss and the segmentation scores over all of ``dataset`` (the sums of one share)."""
+        return self.figures_from_sums(self.evaluate_sums(dataset))
 
     def evaluate_sums(self, dataset, rank: int = 0, num_replicas: int = 1) -> dict:
         """The rank's contiguous share of ``dataset``'s samples scored: ``{"loss_sum", "tokens", counts...}``."""
-        cuts = np.cumsum([0] + [len(p) for p in np.array_split(np.arange(len(dataset)), num_replicas)])
-        a, b = int(cuts[rank]), int(cuts[rank + 1])
+        a, b = contiguous_share(len(dataset), rank, num_replicas, "TaggingStep.evaluate_sums")
         tags, total, count = self.run_eval(predict_tags, self.model, dataset, EVAL_BATCH, b, a)
         scores = WordSegmentationScores(IGNORE_INDEX)
         if b > a:
@@ -117,9 +117,7 @@ class TaggingStep(Step):
             scores.update(tags, dataset.tags[first:first + tags.size], dataset.lengths[a:b])
         return {"loss_sum": total, "tokens": count, **scores.counts}
 
-    @staticmethod
-    def add_sums(parts: list) -> dict:
-        return {k: sum(p[k] for p in parts) for k in parts[0]}
+    add_sums = staticmethod(add_counts)
 
     def figures_from_sums(self, sums: dict) -> dict:
         scores = WordSegmentationScores(IGNORE_INDEX)

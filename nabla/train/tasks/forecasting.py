@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from ... import comm, nn
+from ... import nn
 from ...data import DataLoader
 from ...data.datasets import get_dataset_class
 from ...metrics.forecasting import (default_leads, errors_by_lead, naive_forecast,
@@ -178,10 +178,9 @@ class ForecastingTask(Task):
         echo(f"test loss (last weights, standardised MSE over {len(test)} full windows): {result['loss']:.4f}, "
              f"RMSE {result['rmse']:.3f} {test.unit}  (training time {run['elapsed']:.1f} s)")
         config = {"model": trainer.config.get("model"), "options": trainer.config.get("options")}
-        strategy = trainer.strategy
-        table = report(trainer.step, config, data.extra["splits"], echo, folder=run["folder"]) \
-            if strategy.is_global_zero else None
-        return {**result, **(table if strategy.world_size == 1 else comm.broadcast_object(table, 0))}
+        table = trainer.strategy.on_global_zero(
+            lambda: report(trainer.step, config, data.extra["splits"], echo, folder=run["folder"]))
+        return {**result, **table}
 
     def evaluate(self, model, config, options, echo):
         cls = get_dataset_class(options["dataset"])

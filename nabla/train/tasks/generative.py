@@ -27,7 +27,6 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from ... import comm
 from ...data import DataLoader, Subset, random_split
 from ...data.datasets import get_dataset, get_dataset_class
 from ...data.transforms import Normalize
@@ -159,10 +158,7 @@ class GenerativeTask(Task, ABC):
     def final_report(self, trainer, data, settings, run, echo):
         """The test figures; in a data-parallel run, rank 0's (the figures of samples against a whole image set
         do not split over ranks, and the weights are the same on every rank) broadcast to the others."""
-        if trainer.strategy.world_size == 1:
-            return self._final_report(trainer, data, run, echo)
-        result = self._final_report(trainer, data, run, echo) if trainer.strategy.is_global_zero else None
-        return comm.broadcast_object(result, 0)
+        return trainer.strategy.on_global_zero(lambda: self._final_report(trainer, data, run, echo))
 
     def _final_report(self, trainer, data, run, echo):
         test = data.extra["test"]

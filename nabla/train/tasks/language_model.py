@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 
-from ... import comm
 from ...autograd.grad_mode import no_grad
 from ...autograd.tensor import from_numpy
 from ...data.datasets import get_dataset
@@ -114,11 +113,9 @@ class LanguageModelTask(Task):
              f"{'all ' if limit is None else ''}{n_val:,} validation characters; test loss {test:.4f} nats/char")
         result = {"val_loss": val, "test_loss": test}
         vocab = Vocab.from_dict(data.config["vocab"]["tokens"])
-        samples = None
-        if strategy.is_global_zero:  # the weights are the same on every rank: rank 0 samples once
-            samples = print_samples(trainer.model, vocab, {**run["sampling"], "seed": settings["seed"]}, echo,
-                                    context=T)
-        result["samples"] = samples if strategy.world_size == 1 else comm.broadcast_object(samples, 0)
+        result["samples"] = strategy.on_global_zero(  # the weights are the same on every rank: rank 0 samples once
+            lambda: print_samples(trainer.model, vocab, {**run["sampling"], "seed": settings["seed"]}, echo,
+                                  context=T))
         return result
 
     def evaluate(self, model, config, options, echo):

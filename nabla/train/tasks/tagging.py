@@ -15,7 +15,7 @@ import inspect
 
 import numpy as np
 
-from ... import comm, nn
+from ... import nn
 from ...data.datasets import get_dataset_class
 from ...data.text.segmentation import insert_spaces
 from ...data.text.vocab import Vocab
@@ -84,10 +84,7 @@ class TaggingTask(Task):
 
     def final_report(self, trainer, data, settings, run, echo):
         """The test report (rank 0's in a data-parallel run, broadcast to the others)."""
-        if trainer.strategy.world_size == 1:
-            return self._final_report(trainer, data, run, echo)
-        result = self._final_report(trainer, data, run, echo) if trainer.strategy.is_global_zero else None
-        return comm.broadcast_object(result, 0)
+        return trainer.strategy.on_global_zero(lambda: self._final_report(trainer, data, run, echo))
 
     def _final_report(self, trainer, data, run, echo):
         test = tagging_split(run["dataset"], "test", run["download"], data.train.vocab)

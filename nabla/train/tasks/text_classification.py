@@ -20,7 +20,6 @@ import os
 
 import numpy as np
 
-from ... import comm
 from ...autograd.grad_mode import no_grad
 from ...autograd.tensor import from_numpy
 from ...data.datasets import get_dataset_class
@@ -156,10 +155,7 @@ class TextClassificationTask(Task):
 
     def final_report(self, trainer, data, settings, run, echo):
         """The test figures (rank 0's in a data-parallel run, broadcast to the others)."""
-        if trainer.strategy.world_size == 1:
-            return self._final_report(trainer, data, run, echo)
-        result = self._final_report(trainer, data, run, echo) if trainer.strategy.is_global_zero else None
-        return comm.broadcast_object(result, 0)
+        return trainer.strategy.on_global_zero(lambda: self._final_report(trainer, data, run, echo))
 
     def _final_report(self, trainer, data, run, echo):
         config = data.config
