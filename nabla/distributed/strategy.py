@@ -86,11 +86,6 @@ def distribute(loader, seed: int, rank: int | None = None, world_size: int | Non
                       collate_fn=loader.collate_fn)
 
 
-def shard(loader, rank: int, world_size: int):
-    """This rank's contiguous share of an evaluation loader's samples, in the loader's order."""
-    return evaluation_share(loader, rank, world_size)
-
-
 def combine(results: list, counts: tuple = ()) -> dict:
     """``[(figures, count), ...]`` of every rank -> each figure's mean weighted by the counts (ranks with an
     empty shard left out); the figures named in ``counts`` (a step's ``count_figures``: how many images it
@@ -256,7 +251,7 @@ class DDPStrategy(Strategy):
         if hasattr(step, "evaluate_sums"):  # figures that are not means over samples, from sums that add
             sums = comm.all_gather_object(step.evaluate_sums(loader, self.rank, self.world_size))
             return step.figures_from_sums(step.add_sums(sums))
-        part = shard(loader, self.rank, self.world_size)
+        part = evaluation_share(loader, self.rank, self.world_size)
         whole = getattr(step, "whole_figures", None)
         figures = step.evaluate(part) if whole is None else step.evaluate(part, whole=False)
         result = combine(comm.all_gather_object((figures, len(part.sampler))), getattr(step, "count_figures", ()))

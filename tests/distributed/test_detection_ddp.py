@@ -17,11 +17,12 @@ import pytest
 import nabla as nb
 from nabla import backend
 from nabla.data.datasets import MNISTScenes
-from nabla.distributed.strategy import distribute, shard
+from nabla.distributed.strategy import distribute
 from nabla.models import build_model
 from nabla.train import run as runs
 from nabla.train.steps.detection import DetectionStep, proposal_figures
 from nabla.train.steps.scene_batches import SceneBatches
+from nabla.train.steps.sharding import evaluation_share as shard
 
 from ..cli.helpers import show
 from .mpi_helpers import run_ranks

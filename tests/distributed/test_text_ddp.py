@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from nabla.data.text.verses import KJVBooks
-from nabla.distributed.strategy import distribute, shard
+from nabla.distributed.strategy import distribute
 from nabla.train import run as runs
 from nabla.train.metrics import accuracy, precision_recall_f1
 from nabla.train.steps.batches import BucketBatches
+from nabla.train.steps.sharding import evaluation_share as shard
 from nabla.train.steps.text_classification import TextClassificationStep
 
 from .mpi_helpers import run_ranks

@@ -9,7 +9,8 @@ import pytest
 
 from nabla.data import DataLoader, TensorDataset
 from nabla.data.sampler import SequentialSampler
-from nabla.distributed.strategy import combine, distribute, shard
+from nabla.distributed.strategy import combine, distribute
+from nabla.train.steps.sharding import evaluation_share as shard
 
 from .mpi_helpers import REPO, run_ranks
 

@@ -19,6 +19,7 @@ import numpy as np
 from ..text_metrics import corpus_bleu, error_rate
 from .base import Step
 from .batches import BucketBatches, batch_tensors  # noqa: F401
+from .sharding import contiguous_share
 
 METRICS = ("per", "wer", "bleu")
 
@@ -49,15 +50,13 @@ def seq2seq_sums(model, dataset, limit: int | None = None, batch_size: int = 256
     teacher-forced cross-entropy summed over non-padding target tokens), ``"count"`` (those tokens), ``"n"``
     (the pairs evaluated by all ranks), ``"outputs"``: ``{pair index: (hypothesis, reference)}}``; call in
     eval mode without a graph (``Step.run_eval``)."""
-    if num_replicas < 1 or not 0 <= rank < num_replicas:
-        raise ValueError(f"seq2seq_sums: rank must be in [0, num_replicas), got rank {rank} of {num_replicas}")
     n = len(dataset) if limit is None else min(int(limit), len(dataset))
+    first, last = contiguous_share(-(-n // batch_size), rank, num_replicas, "seq2seq_sums")  # rank's batches
     order = np.argsort(dataset.src_lengths[:n], kind="stable")  # similar lengths: little padding
-    mine = np.array_split(np.arange(-(-n // batch_size)), num_replicas)[rank]
     tv = dataset.tgt_vocab
     pad = tv.pad_index
     outputs, total, count = {}, 0.0, 0
-    for a in (mine * batch_size).tolist():
+    for a in range(first * batch_size, last * batch_size, batch_size):
         idx = order[a:a + batch_size]
         src, src_len, tgt_in, tgt_out = batch_tensors(dataset, idx)
         loss = model.loss(src, src_len, tgt_in, tgt_out, pad=pad)
