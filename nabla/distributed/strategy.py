@@ -140,8 +140,13 @@ class RanksFailed(RunError):
         self.exit_code = exit_code
 
 
+def one_line(e: BaseException) -> str:
+    """An exception's message on one line (its type's name when it has none): what every rank prints."""
+    return " ".join((str(e).strip().strip("'\"") or type(e).__name__).splitlines())
+
+
 def _failure(e: BaseException) -> tuple:
-    text = " ".join((str(e).strip().strip("'\"") or type(e).__name__).splitlines())
+    text = one_line(e)
     if not isinstance(e, (RunError, SettingsError, ValueError, KeyError, OSError)):
         text = f"{type(e).__name__}: {text}"
     return text, 2 if isinstance(e, (RunError, SettingsError)) else 1

@@ -20,7 +20,7 @@ import sys
 from .. import comm
 from ..train import run as runs
 from ..train.trainer import TrainingDiverged
-from .strategy import DDPStrategy
+from .strategy import DDPStrategy, one_line
 
 
 def _silent(*args, **kwargs) -> None:
@@ -56,9 +56,8 @@ def fail(e: BaseException, strategy, report) -> None:
     if isinstance(e, KeyboardInterrupt):  # mpiexec passes Ctrl-C to every rank: rank 0 says it
         code = report(e, not zero)
     else:
-        text = " ".join((str(e).strip().strip("'\"") or type(e).__name__).splitlines())
         try:
-            e.cli_message = f"rank {strategy.rank} of {strategy.world_size} failed: {text}"
+            e.cli_message = f"rank {strategy.rank} of {strategy.world_size} failed: {one_line(e)}"
         except AttributeError:  # an exception type without attributes: the message stays without the rank
             pass
         code = report(e, False)

@@ -21,6 +21,11 @@ from .base import register_task
 from .classification import EVAL_BATCH, ClassificationTask
 
 
+def with_baseline(result: dict) -> dict:
+    """The figures with the best constant prediction's beside them (``baseline_accuracy``, ``baseline_loss``...)."""
+    return {**result, **{f"baseline_{k}": v for k, v in constant_baseline(result["positives"]).items()}}
+
+
 class BinaryTask(ClassificationTask):
     name = "binary"
     model_tasks = ("classification",)
@@ -37,15 +42,12 @@ class BinaryTask(ClassificationTask):
         return data
 
     def final_report(self, trainer, data, settings, run, echo):
-        result = trainer.evaluate(DataLoader(data.extra["test"], batch_size=EVAL_BATCH))
-        result.update({f"baseline_{k}": v for k, v in constant_baseline(result["positives"]).items()})
+        result = with_baseline(trainer.evaluate(DataLoader(data.extra["test"], batch_size=EVAL_BATCH)))
         echo(f"test (last weights): {self.score(result)}  (training time {run['elapsed']:.1f} s)")
         return result
 
     def evaluate(self, model, config, options, echo):
-        result = super().evaluate(model, config, options, echo)
-        result.update({f"baseline_{k}": v for k, v in constant_baseline(result["positives"]).items()})
-        return result
+        return with_baseline(super().evaluate(model, config, options, echo))
 
     @staticmethod
     def score(result) -> str:
